@@ -1,0 +1,5 @@
+"""``python -m panelpilot`` runs the command line."""
+
+from panelpilot.cli import app
+
+app()

@@ -1,0 +1,1 @@
+"""Channel integrations: Telegram, WhatsApp through Green API, WhatsApp through Meta Cloud API."""

@@ -1,0 +1,1 @@
+"""Chats as panelpilot remembers them: role, reachability, aliases after id changes."""

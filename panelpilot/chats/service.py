@@ -1,0 +1,114 @@
+"""Find, remember and update chats: roles, reachability, and id changes (group migration)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from panelpilot.chats.models import Chat, ChatAlias, ChatRole
+from panelpilot.db.base import utcnow
+from panelpilot.errors import Invalid
+from panelpilot.runners.lease import insert_ignore
+
+
+async def find(session: AsyncSession, channel_id: int, chat_id: str) -> Chat | None:
+    """The chat with this platform id, or that had it before a migration."""
+    chat = (await session.execute(
+        select(Chat).where(Chat.channel_id == channel_id, Chat.chat_id == chat_id))).scalar()
+    if chat is not None:
+        return chat
+    pk = (await session.execute(
+        select(ChatAlias.chat_pk).where(ChatAlias.channel_id == channel_id,
+                                        ChatAlias.alias == chat_id))).scalar()
+    return None if pk is None else await session.get(Chat, pk)
+
+
+async def touch(
+    session: AsyncSession, workspace_id: int, channel_id: int, chat_id: str, *,
+    chat_type: str | None, title: str | None, when: datetime | None = None,
+) -> Chat:
+    """Remember a chat that just wrote to us; a person who writes is reachable again."""
+    chat = await find(session, channel_id, chat_id)
+    if chat is None:
+        await insert_ignore(session, Chat, {
+            "workspace_id": workspace_id, "channel_id": channel_id, "chat_id": chat_id,
+            "chat_type": chat_type or "private", "role": ChatRole.UNKNOWN,
+            "title": (title or "")[:200], "reachable": True, "unreachable_reason": "",
+            "created_at": utcnow()})
+        chat = await find(session, channel_id, chat_id)
+        assert chat is not None
+    chat.last_inbound_at = when or utcnow()
+    if title and chat.title != title[:200]:
+        chat.title = title[:200]
+    if not chat.reachable and chat.chat_type == "private":
+        chat.reachable, chat.unreachable_reason = True, ""
+    return chat
+
+
+async def set_reachable(
+    session: AsyncSession, workspace_id: int, channel_id: int, chat_id: str, reachable: bool,
+    reason: str = "", chat_type: str | None = None,
+) -> None:
+    chat = await find(session, channel_id, chat_id)
+    if chat is None:
+        if reachable:
+            return
+        chat = await touch(session, workspace_id, channel_id, chat_id, chat_type=chat_type,
+                           title=None)
+        chat.last_inbound_at = None
+    chat.reachable = reachable
+    chat.unreachable_reason = "" if reachable else reason[:200]
+
+
+async def migrate(
+    session: AsyncSession, workspace_id: int, channel_id: int, old_id: str, new_id: str
+) -> Chat | None:
+    """Move a group to its new id, keeping its role and history; safe to run twice.
+
+    Telegram sends two service messages (one in the old group, one in the new supergroup) in no
+    fixed order, and messages from the new supergroup may even arrive before either: whichever
+    comes first re-keys the chat, and a row made meanwhile for the new id is folded into it.
+    """
+    from panelpilot.outbox.models import OutboundMessage
+
+    old = await find(session, channel_id, old_id)
+    new = (await session.execute(
+        select(Chat).where(Chat.channel_id == channel_id, Chat.chat_id == new_id))).scalar()
+    if old is None and new is None:
+        return None
+    if old is not None and new is not None and old.id != new.id:
+        if old.role == ChatRole.UNKNOWN and new.role != ChatRole.UNKNOWN:
+            old.role = new.role
+        if new.last_inbound_at and (old.last_inbound_at is None
+                                    or new.last_inbound_at > old.last_inbound_at):
+            old.last_inbound_at = new.last_inbound_at
+        await session.execute(update(ChatAlias).where(ChatAlias.chat_pk == new.id)
+                              .values(chat_pk=old.id)
+                              .execution_options(synchronize_session=False))
+        await session.delete(new)
+        await session.flush()
+    keep = old or new
+    assert keep is not None
+    if keep.chat_id != new_id:
+        keep.chat_id = new_id
+        keep.chat_type = "group"
+    await insert_ignore(session, ChatAlias, {"workspace_id": workspace_id,
+                                             "channel_id": channel_id, "alias": old_id,
+                                             "chat_pk": keep.id, "created_at": utcnow()})
+    # Queued sends to the old id go to the new one.
+    await session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.channel_id == channel_id, OutboundMessage.chat_id == old_id,
+               OutboundMessage.status.in_(("queued", "sending")))
+        .values(chat_id=new_id).execution_options(synchronize_session=False))
+    return keep
+
+
+def check_role(role: str) -> ChatRole:
+    try:
+        return ChatRole(role)
+    except ValueError:
+        raise Invalid(f"role is one of: {', '.join(r.value for r in ChatRole)}",
+                      field="role") from None

@@ -1,0 +1,196 @@
+"""Engines and sessions for SQLite (embedded default) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from panelpilot.db.scoping import PLATFORM_KEY, SCOPE_KEY
+
+READ_ONLY = "panelpilot_read_only"
+_writing: contextvars.ContextVar[bool] = contextvars.ContextVar("writing", default=False)
+
+
+class PriorityLock:
+    """An asyncio lock where urgent waiters (webhook acks) go before the others (workers)."""
+
+    def __init__(self) -> None:
+        self._locked = False
+        self._waiters: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (
+            deque(), deque())
+
+    async def acquire(self, urgent: bool = False) -> None:
+        if not self._locked and not any(self._waiters):
+            self._locked = True
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._waiters[0 if urgent else 1]
+        queue.append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # it was handed to us just as we were cancelled: pass it on
+            else:
+                queue.remove(future)
+            raise
+
+    def release(self) -> None:
+        for queue in self._waiters:
+            while queue:
+                future = queue.popleft()
+                if not future.done():
+                    future.set_result(None)  # the lock passes on, still held
+                    return
+        self._locked = False
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain ``sqlite:///`` and ``postgresql://`` URLs and pick the async drivers."""
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_setup(engine: AsyncEngine) -> None:
+    sync = engine.sync_engine
+
+    @event.listens_for(sync, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        # Let SQLAlchemy issue BEGIN itself (the driver's implicit BEGIN is deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(sync, "begin")
+    def _on_begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+        # writes fails with SQLITE_BUSY, without waiting, when another writer got in between.
+        # Read-only sessions say so and run deferred, beside the writer (WAL).
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """One engine and its session factory."""
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        self.url = normalize_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30}
+            if ":memory:" in self.url or self.url.endswith("sqlite+aiosqlite://"):
+                raise ValueError("in-memory SQLite is not supported; use a file")
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            _sqlite_setup(self.engine)
+        self._factory = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = PriorityLock()
+
+    @contextlib.asynccontextmanager
+    async def _write(self, urgent: bool = False) -> AsyncIterator[None]:
+        """On SQLite, one write transaction at a time in this process.
+
+        SQLite has one writer anyway; queueing here costs nothing, while letting connections
+        race for the file lock makes the losers sleep in SQLite's busy handler.
+        """
+        if not self.is_sqlite:
+            yield
+            return
+        if _writing.get():
+            raise RuntimeError("a write transaction inside another one (would deadlock SQLite)")
+        token = _writing.set(True)
+        try:
+            await self._write_lock.acquire(urgent)
+            try:
+                yield
+            finally:
+                self._write_lock.release()
+        finally:
+            _writing.reset(token)
+
+    @classmethod
+    def unpooled(cls, url: str) -> Database:
+        """A database handle that opens a fresh connection each time (CLI one-shots)."""
+        db = cls.__new__(cls)
+        db.url = normalize_url(url)
+        db.is_sqlite = db.url.startswith("sqlite")
+        db.engine = create_async_engine(db.url, poolclass=NullPool)
+        if db.is_sqlite:
+            _sqlite_setup(db.engine)
+        db._factory = async_sessionmaker(db.engine, expire_on_commit=False)
+        db._write_lock = PriorityLock()
+        return db
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.asynccontextmanager
+    async def session(self, workspace_id: int) -> AsyncIterator[AsyncSession]:
+        """A transaction that sees and writes only one workspace's rows."""
+        async with self._write(), self._factory() as session:
+            session.info[SCOPE_KEY] = workspace_id
+            async with session.begin():
+                yield session
+
+    @contextlib.asynccontextmanager
+    async def platform_session(self, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+        """A transaction across all workspaces, for platform owners and background workers.
+
+        ``urgent`` writes (storing webhooks, which someone is waiting on) go first on SQLite.
+        """
+        async with self._write(urgent), self._factory() as session:
+            session.info[PLATFORM_KEY] = True
+            async with session.begin():
+                yield session
+
+    @contextlib.asynccontextmanager
+    async def read_session(self, workspace_id: int | None = None) -> AsyncIterator[AsyncSession]:
+        """A read-only look (one workspace's, or platform-wide without ``workspace_id``).
+
+        On SQLite it does not take the write lock, so readers never queue behind writers.
+        """
+        async with self._factory() as session:
+            if workspace_id is None:
+                session.info[PLATFORM_KEY] = True
+            else:
+                session.info[SCOPE_KEY] = workspace_id
+            async with session.begin():
+                await session.connection(execution_options={READ_ONLY: True})
+                yield session
+
+    @contextlib.asynccontextmanager
+    async def bare_session(self) -> AsyncIterator[AsyncSession]:
+        """A transaction with no scope: workspace-scoped models can not be queried in it."""
+        async with self._write(), self._factory() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

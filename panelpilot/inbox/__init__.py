@@ -1,0 +1,1 @@
+"""The inbox: every inbound event stored once, then processed in order per chat by workers."""

@@ -1,0 +1,315 @@
+"""Process one claimed inbound event: the spine from normalized message to committed effects.
+
+1. Read the event, normalize it, and do the bookkeeping its kind asks for (chat reachability,
+   group migration, delivery statuses, account state). Echoes of our own sends stop here.
+2. A person's message becomes a Turn and goes through the conversation modules (which may read
+   panels over HTTP, outside any transaction).
+3. Everything the turn produced is written in one transaction with the event's "done" mark:
+   replies and other messages into the outbox, flow state, the modules' own writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from panelpilot.channels.base import Inbound, InboundKind
+from panelpilot.channels.drivers import ChannelCreds, driver_for
+from panelpilot.channels.models import ChannelStatus
+from panelpilot.channels.service import load_creds, set_status
+from panelpilot.chats import service as chats
+from panelpilot.chats.models import Chat
+from panelpilot.context import Context
+from panelpilot.conversation.models import FlowState
+from panelpilot.conversation.modules import converse
+from panelpilot.conversation.turn import ChatInfo, FlowInfo, Turn
+from panelpilot.db.base import utcnow
+from panelpilot.inbox.claim import Claim
+from panelpilot.inbox.models import EventStatus, InboundEvent
+from panelpilot.logs import workspace_var
+from panelpilot.outbox.enqueue import enqueue, wake_senders
+from panelpilot.outbox.models import OutboundMessage
+from panelpilot.tenancy.models import Workspace
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+DELIVERY_RANK = {"sent": 1, "delivered": 2, "read": 3}
+CONNECTED_STATES = {"authorized"}
+
+
+class LostClaim(Exception):
+    """Another worker took the event over (our lease ran out): our results are discarded."""
+
+
+async def process(ctx: Context, claim: Claim) -> str:
+    """Handle one event; returns its outcome."""
+    token = workspace_var.set(str(claim.workspace_id))
+    try:
+        if claim.attempts > MAX_ATTEMPTS:
+            await _finish(ctx, claim, status=EventStatus.FAILED, outcome="gave up",
+                          error=f"processing failed {MAX_ATTEMPTS} times")
+            return "gave up"
+        return await _process(ctx, claim)
+    finally:
+        workspace_var.reset(token)
+
+
+async def _process(ctx: Context, claim: Claim) -> str:
+    creds = await load_creds(ctx, channel_id=claim.channel_id)
+    async with ctx.db.read_session(claim.workspace_id) as session:
+        event = await session.get(InboundEvent, claim.id)
+        if event is None:
+            return "gone"
+        payload = event.payload
+    if creds is None:
+        await _finish(ctx, claim, outcome="channel removed")
+        return "channel removed"
+    inbound = driver_for(creds.kind).normalize(payload, creds)
+    if creds.status == ChannelStatus.DISABLED:
+        await _finish(ctx, claim, inbound=inbound, outcome="channel disabled")
+        return "channel disabled"
+    handler = BOOKKEEPING.get(inbound.kind)
+    if handler is not None:
+        outcome = await handler(ctx, claim, creds, inbound)
+        return outcome
+    if inbound.kind not in (InboundKind.MESSAGE, InboundKind.CALLBACK) or not inbound.chat_id:
+        await _finish(ctx, claim, inbound=inbound, outcome=inbound.kind.value)
+        return inbound.kind.value
+
+    turn = await _start_turn(ctx, claim, creds, inbound)
+    if inbound.kind == InboundKind.CALLBACK and inbound.callback_id:
+        cb_id = inbound.callback_id
+
+        async def answer_callback(session: AsyncSession) -> None:
+            # Telegram shows a spinner on the button until it is answered; answer exactly once.
+            await enqueue(session, claim.workspace_id, channel_id=creds.id, kind=creds.kind,
+                          chat_id=inbound.chat_id or "", text="", key=f"cb:{cb_id}",
+                          message_kind="callback_answer", reply_to=cb_id,
+                          source_event_id=claim.id, purpose="reply")
+
+        turn.write(answer_callback)
+    try:
+        await converse(turn)
+    except Exception:
+        # A module failed: the customer hears nothing technical; the event is retried and
+        # after MAX_ATTEMPTS set aside with the error for the admin.
+        log.exception("conversation failed", extra={"event": claim.id})
+        raise
+    await _commit_turn(ctx, claim, creds, turn)
+    return turn.outcome
+
+
+async def _start_turn(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: Inbound) -> Turn:
+    assert inbound.chat_id is not None
+    title = inbound.chat_title or inbound.sender_name
+    async with ctx.db.read_session(claim.workspace_id) as session:
+        chat = await chats.find(session, creds.id, inbound.chat_id)
+        workspace = (await session.execute(select(Workspace))).scalar_one()
+        flow_row = None
+        if chat is not None:
+            flow_row = (await session.execute(
+                select(FlowState).where(FlowState.chat_pk == chat.id))).scalar()
+    if chat is None or (not chat.reachable and chat.chat_type == "private"):
+        # A new chat (or a person back after blocking us) is written now; a known chat's
+        # "last seen" is written with the turn's results, saving a transaction per message.
+        async with ctx.db.session(claim.workspace_id) as session:
+            chat = await chats.touch(session, claim.workspace_id, creds.id, inbound.chat_id,
+                                     chat_type=inbound.chat_type, title=title)
+    flow = None
+    if flow_row is not None and flow_row.expires_at > utcnow():
+        flow = FlowInfo(flow_row.module, flow_row.step, dict(flow_row.data or {}))
+    info = ChatInfo(chat.id, chat.chat_id, chat.chat_type, chat.role, chat.title)
+    turn = Turn(ctx=ctx, workspace_id=claim.workspace_id, workspace_slug=workspace.slug,
+                workspace_settings=dict(workspace.settings or {}), channel=creds, chat=info,
+                message=inbound, event_id=claim.id, flow=flow)
+    seen = inbound.occurred_at or utcnow()
+    new_title = (title or "")[:200]
+    chat_pk = chat.id
+
+    async def note_seen(session: AsyncSession) -> None:
+        values: dict[str, Any] = {"last_inbound_at": seen}
+        if new_title and new_title != info.title:
+            values["title"] = new_title
+        await session.execute(update(Chat).where(Chat.id == chat_pk).values(**values)
+                              .execution_options(synchronize_session=False))
+
+    turn.write(note_seen)
+    return turn
+
+
+async def _commit_turn(ctx: Context, claim: Claim, creds: ChannelCreds, turn: Turn) -> None:
+    async with ctx.db.session(claim.workspace_id) as session:
+        await _mark_done(session, claim, turn.message, turn.outcome or "silent")
+        for n, reply in enumerate(turn.replies):
+            await enqueue(session, claim.workspace_id, channel_id=creds.id, kind=creds.kind,
+                          chat_id=turn.chat.chat_id, text=reply.text, keyboard=reply.keyboard,
+                          reply_to=turn.message.message_id if reply.quote else None,
+                          key=f"ev{claim.id}:r{n}", source_event_id=claim.id)
+        for out in turn.outgoing:
+            target = creds if out.channel_id == creds.id else await load_creds(
+                ctx, channel_id=out.channel_id)
+            if target is None or target.workspace_id != claim.workspace_id:
+                log.warning("dropped a message to a channel outside the workspace")
+                continue
+            await enqueue(session, claim.workspace_id, channel_id=out.channel_id,
+                          kind=target.kind, chat_id=out.chat_id, text=out.text,
+                          keyboard=out.keyboard, key=f"ev{claim.id}:{out.key}",
+                          purpose=out.purpose, source_event_id=claim.id)
+        await _apply_flow(session, claim.workspace_id, turn)
+        for effect in turn.effects:
+            await effect(session)
+    if turn.replies or turn.outgoing:
+        wake_senders(ctx)
+
+
+async def _apply_flow(session: AsyncSession, workspace_id: int, turn: Turn) -> None:
+    if turn.flow_update is None and turn.flow_change is None:
+        return
+    row = (await session.execute(
+        select(FlowState).where(FlowState.chat_pk == turn.chat.pk))).scalar()
+    if turn.flow_update is None:
+        if row is not None:
+            await session.delete(row)
+        return
+    module, step, data, ttl = turn.flow_update
+    expires = utcnow() + timedelta(seconds=ttl)
+    if row is None:
+        session.add(FlowState(workspace_id=workspace_id, chat_pk=turn.chat.pk, module=module,
+                              step=step, data=data, expires_at=expires))
+    else:
+        row.module, row.step, row.data, row.expires_at = module, step, data, expires
+
+
+async def _mark_done(
+    session: AsyncSession, claim: Claim, inbound: Inbound | None, outcome: str,
+    status: str = EventStatus.DONE, error: str = "",
+) -> None:
+    await session.execute(select(1))  # hold the write lock before taking the time (SQLite)
+    values: dict[str, Any] = {"status": status, "processed_at": utcnow(),
+                              "outcome": outcome[:200], "error": error[:1000],
+                              "locked_until": None}
+    if inbound is not None:
+        values.update(chat_id=inbound.chat_id, sender_id=inbound.sender_id,
+                      text=(inbound.text or "")[:4000] or None)
+    result = await session.execute(
+        update(InboundEvent)
+        .where(InboundEvent.id == claim.id, InboundEvent.status == EventStatus.PROCESSING,
+               InboundEvent.attempts == claim.attempts)
+        .values(**values).execution_options(synchronize_session=False))
+    if getattr(result, "rowcount", 0) != 1:
+        raise LostClaim(claim.id)
+
+
+async def _finish(
+    ctx: Context, claim: Claim, *, inbound: Inbound | None = None, outcome: str,
+    status: str = EventStatus.DONE, error: str = "",
+) -> None:
+    async with ctx.db.session(claim.workspace_id) as session:
+        await _mark_done(session, claim, inbound, outcome, status, error)
+
+
+async def release_failed(ctx: Context, claim: Claim, error: str) -> None:
+    """Note a crash of processing; the event is claimed again once its lease runs out."""
+    async with ctx.db.session(claim.workspace_id) as session:
+        await session.execute(
+            update(InboundEvent)
+            .where(InboundEvent.id == claim.id, InboundEvent.attempts == claim.attempts)
+            .values(error=error[:1000], locked_until=utcnow() + timedelta(seconds=5))
+            .execution_options(synchronize_session=False))
+
+
+# --- bookkeeping kinds: no conversation, just state ---------------------------------------
+
+
+async def _echo(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: Inbound) -> str:
+    await _finish(ctx, claim, inbound=inbound, outcome="echo (our own send)")
+    return "echo"
+
+
+async def _edit(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: Inbound) -> str:
+    # An edit never triggers a second automatic answer; it is only logged.
+    await _finish(ctx, claim, inbound=inbound, outcome="edit (not answered)")
+    return "edit"
+
+
+async def _status(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: Inbound) -> str:
+    new = (inbound.status or "").lower()
+    async with ctx.db.session(claim.workspace_id) as session:
+        await _mark_done(session, claim, inbound, f"status {new}")
+        row = (await session.execute(
+            select(OutboundMessage).where(OutboundMessage.channel_id == creds.id,
+                                          OutboundMessage.external_id == inbound.status_of)
+        )).scalar()
+        if row is not None and merge_delivery(row.delivery_status, new) != row.delivery_status:
+            row.delivery_status = merge_delivery(row.delivery_status, new)
+            row.delivery_updated_at = utcnow()
+            if new == "failed" and inbound.extra.get("code") == 131047:
+                row.error_reason = "outside_window"
+    return f"status {new}"
+
+
+def merge_delivery(current: str | None, new: str) -> str | None:
+    """Statuses only move forward: sent < delivered < read; failed only before delivery."""
+    if new == "failed":
+        return "failed" if DELIVERY_RANK.get(current or "", 0) < 2 else current
+    if new not in DELIVERY_RANK:
+        return current
+    if current == "failed" or DELIVERY_RANK[new] > DELIVERY_RANK.get(current or "", 0):
+        return new
+    return current
+
+
+async def _migrate(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: Inbound) -> str:
+    async with ctx.db.session(claim.workspace_id) as session:
+        await _mark_done(session, claim, inbound, "group migrated")
+        if inbound.migrate_from and inbound.migrate_to:
+            await chats.migrate(session, claim.workspace_id, creds.id, inbound.migrate_from,
+                                inbound.migrate_to)
+    return "group migrated"
+
+
+async def _member(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: Inbound) -> str:
+    state = inbound.member_state or ""
+    async with ctx.db.session(claim.workspace_id) as session:
+        await _mark_done(session, claim, inbound, f"member {state}")
+        if inbound.chat_id:
+            await chats.set_reachable(
+                session, claim.workspace_id, creds.id, inbound.chat_id, state == "active",
+                reason="blocked the bot" if state == "blocked" else "removed the bot",
+                chat_type=inbound.chat_type)
+    return f"member {state}"
+
+
+async def _state(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: Inbound) -> str:
+    state = inbound.account_state or ""
+    await _finish(ctx, claim, inbound=inbound, outcome=f"account {state}")
+    if state in CONNECTED_STATES:
+        if creds.status == ChannelStatus.DISCONNECTED:
+            await set_status(ctx, creds.id, ChannelStatus.ACTIVE)
+            wake_senders(ctx)
+    elif state:
+        await set_status(ctx, creds.id, ChannelStatus.DISCONNECTED,
+                         f"WhatsApp account state: {state}. Sends are held until it is "
+                         "authorized again (scan the QR code in Green API).")
+    return f"account {state}"
+
+
+async def _ignored(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: Inbound) -> str:
+    reason = str(inbound.extra.get("reason") or "not handled")
+    await _finish(ctx, claim, inbound=inbound, outcome=f"ignored: {reason}")
+    return "ignored"
+
+
+BOOKKEEPING = {
+    InboundKind.ECHO: _echo,
+    InboundKind.EDIT: _edit,
+    InboundKind.STATUS: _status,
+    InboundKind.MIGRATE: _migrate,
+    InboundKind.MEMBER: _member,
+    InboundKind.STATE: _state,
+    InboundKind.IGNORED: _ignored,
+}

@@ -1,0 +1,781 @@
+"""JSON API of order support under ``/api/v1/workspaces/{slug}/orders``.
+
+Logs (read by any member): commands with each order's verdict, failed commands, dispatches with
+their delivery, cooldowns, panel tickets, panel API calls; each with filters and ``?limit=&
+before=`` paging on descending ids. Set-up (changed by owners): rules and aliases, provider
+routes, linked chats, support chats, service rules, a catalogue refresh, and a dry run.
+Anything of another workspace answers 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Select, exists, func, select
+
+from panelpilot.channels.models import ChannelAccount
+from panelpilot.chats.models import Chat
+from panelpilot.errors import NotFound
+from panelpilot.orders import admin, linking
+from panelpilot.orders.models import (
+    CommandLog,
+    CommandOrder,
+    Dispatch,
+    LinkedChat,
+    OrderCooldown,
+    PanelCall,
+    PanelTicketLog,
+    ProviderRoute,
+    ServiceOverride,
+    SupportChat,
+)
+from panelpilot.outbox.models import OutboundMessage
+from panelpilot.web.auth import Principal, context, principal, workspace_for
+from panelpilot.web.paging import Before, Limit
+
+router = APIRouter(prefix="/api/v1/workspaces/{slug}/orders", tags=["orders"])
+Who = Annotated[Principal, Depends(principal)]
+Since = Annotated[datetime | None, Query(description="Only rows at or after this time.")]
+Until = Annotated[datetime | None, Query(description="Only rows before this time.")]
+
+
+def _page(query: Any, column: Any, limit: int, before: int | None) -> Any:
+    query = query.order_by(column.desc()).limit(limit)
+    return query.where(column < before) if before else query
+
+
+def _times(query: Any, column: Any, since: datetime | None, until: datetime | None) -> Any:
+    if since is not None:
+        query = query.where(column >= since)
+    if until is not None:
+        query = query.where(column < until)
+    return query
+
+
+# --- command log -----------------------------------------------------------------------------
+
+
+class CommandOrderOut(BaseModel):
+    order_id: str
+    verdict: str
+    reason: str
+    detail: str
+    status: str | None
+    provider: str | None
+    external_id: str | None
+    dispatch_id: int | None
+
+
+class CommandOut(BaseModel):
+    id: int
+    created_at: datetime
+    source: str
+    channel_id: int | None
+    chat_id: str | None
+    username: str | None
+    text: str
+    kind: str
+    action: str | None
+    outcome: str
+    error_type: str | None
+    suggestion: str | None
+    corrected_from: str | None
+    order_count: int
+    reply: str
+    detail: str
+    latency_ms: int
+    event_id: int | None
+    ticket_id: str | None
+    orders: list[CommandOrderOut] = Field(default_factory=list)
+
+
+@router.get("/commands", response_model=list[CommandOut])
+async def list_commands(
+    request: Request, who: Who, slug: str, limit: Limit = 100, before: Before = None,
+    since: Since = None, until: Until = None, chat_id: str | None = None,
+    username: str | None = None, order_id: str | None = None, verdict: str | None = None,
+    kind: str | None = None, action: str | None = None, source: str | None = None,
+    outcome: str | None = None,
+) -> list[CommandOut]:
+    """The command log: who asked what, each order's verdict, and how long it took."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    query = _times(select(CommandLog), CommandLog.created_at, since, until)
+    for column, value in ((CommandLog.chat_id, chat_id), (CommandLog.kind, kind),
+                          (CommandLog.action, action), (CommandLog.source, source),
+                          (CommandLog.outcome, outcome)):
+        if value:
+            query = query.where(column == value)
+    if username:
+        query = query.where(func.lower(CommandLog.username) == username.lower())
+    item_filters = []
+    if order_id:
+        item_filters.append(CommandOrder.order_id == order_id)
+    if verdict:
+        item_filters.append(CommandOrder.verdict == verdict)
+    if item_filters:
+        query = query.where(exists().where(CommandOrder.command_id == CommandLog.id,
+                                           *item_filters))
+    async with ctx.db.session(ws.id) as session:
+        rows = list((await session.execute(
+            _page(query, CommandLog.id, limit, before))).scalars())
+        items = await _items(session, [r.id for r in rows])
+    return [_command_out(r, items.get(r.id, [])) for r in rows]
+
+
+async def _items(session: Any, ids: list[int]) -> dict[int, list[CommandOrder]]:
+    out: dict[int, list[CommandOrder]] = {}
+    if not ids:
+        return out
+    for item in (await session.execute(
+            select(CommandOrder).where(CommandOrder.command_id.in_(ids))
+            .order_by(CommandOrder.id))).scalars():
+        out.setdefault(item.command_id, []).append(item)
+    return out
+
+
+def _command_out(row: CommandLog, items: list[CommandOrder]) -> CommandOut:
+    out = CommandOut.model_validate(row, from_attributes=True)
+    out.orders = [CommandOrderOut.model_validate(i, from_attributes=True) for i in items]
+    return out
+
+
+@router.get("/commands/{command_id}", response_model=CommandOut)
+async def get_command(request: Request, who: Who, slug: str, command_id: int) -> CommandOut:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.session(ws.id) as session:
+        row = (await session.execute(
+            select(CommandLog).where(CommandLog.id == command_id))).scalar()
+        if row is None:
+            raise NotFound("no such command")
+        items = await _items(session, [row.id])
+    return _command_out(row, items.get(row.id, []))
+
+
+class FailedCommandOut(BaseModel):
+    text: str
+    error_type: str | None
+    suggestion: str | None
+    occurrences: int
+    chats: int
+    last_seen: datetime
+
+
+@router.get("/failed-commands", response_model=list[FailedCommandOut])
+async def failed_commands(request: Request, who: Who, slug: str, since: Since = None,
+                          error_type: str | None = None,
+                          limit: Limit = 100) -> list[FailedCommandOut]:
+    """Messages nobody understood, most frequent first, with the command they were close to."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    last = func.max(CommandLog.created_at)
+    query = (select(CommandLog.text, CommandLog.error_type, func.max(CommandLog.suggestion),
+                    func.count(), func.count(func.distinct(CommandLog.chat_id)), last)
+             .where(CommandLog.kind == "unrecognized")
+             .group_by(CommandLog.text, CommandLog.error_type)
+             .order_by(func.count().desc(), last.desc()).limit(limit))
+    query = _times(query, CommandLog.created_at, since, None)
+    if error_type:
+        query = query.where(CommandLog.error_type == error_type)
+    async with ctx.db.session(ws.id) as session:
+        rows = (await session.execute(query)).all()
+    return [FailedCommandOut(text=r[0], error_type=r[1], suggestion=r[2], occurrences=r[3],
+                             chats=r[4], last_seen=r[5]) for r in rows]
+
+
+# --- dispatch log ----------------------------------------------------------------------------
+
+
+class DeliveryOut(BaseModel):
+    message_id: int
+    status: str
+    attempts: int
+    last_error: str
+    error_reason: str
+    delivery_status: str | None
+    sent_at: datetime | None
+
+
+class DispatchOut(BaseModel):
+    id: int
+    created_at: datetime
+    command_id: int | None
+    route_name: str
+    provider: str
+    fallback: bool
+    action: str
+    channel_id: int
+    chat_id: str
+    text: str
+    order_ids: list[str]
+    external_ids: list[Any]
+    delivery: DeliveryOut | None
+
+
+def _dispatch_out(row: Dispatch, message: OutboundMessage | None) -> DispatchOut:
+    delivery = None
+    if message is not None:
+        delivery = DeliveryOut(message_id=message.id, status=message.status,
+                               attempts=message.attempts, last_error=message.last_error,
+                               error_reason=message.error_reason,
+                               delivery_status=message.delivery_status, sent_at=message.sent_at)
+    return DispatchOut(id=row.id, created_at=row.created_at, command_id=row.command_id,
+                       route_name=row.route_name, provider=row.provider, fallback=row.fallback,
+                       action=row.action, channel_id=row.channel_id, chat_id=row.chat_id,
+                       text=row.text, order_ids=[i for i in row.order_ids.split(",") if i],
+                       external_ids=list(row.external_ids or []), delivery=delivery)
+
+
+def _with_delivery() -> Select:
+    return select(Dispatch, OutboundMessage).outerjoin(
+        OutboundMessage, OutboundMessage.id == Dispatch.message_id)
+
+
+@router.get("/dispatches", response_model=list[DispatchOut])
+async def list_dispatches(
+    request: Request, who: Who, slug: str, limit: Limit = 100, before: Before = None,
+    since: Since = None, until: Until = None, provider: str | None = None,
+    order_id: str | None = None, action: str | None = None, chat_id: str | None = None,
+    status: str | None = Query(default=None, description="Send status: queued, sending, "
+                               "sent, failed."),
+) -> list[DispatchOut]:
+    """What went to provider groups: provider, group, text and whether it was delivered."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    query = _times(_with_delivery(), Dispatch.created_at, since, until)
+    if provider:
+        query = query.where((func.lower(Dispatch.route_name) == provider.lower())
+                            | (func.lower(Dispatch.provider) == provider.lower()))
+    if order_id:
+        query = query.where(Dispatch.order_ids.contains(f",{order_id},", autoescape=True))
+    if action:
+        query = query.where(Dispatch.action == action)
+    if chat_id:
+        query = query.where(Dispatch.chat_id == chat_id)
+    if status:
+        query = query.where(OutboundMessage.status == status)
+    async with ctx.db.session(ws.id) as session:
+        rows = (await session.execute(_page(query, Dispatch.id, limit, before))).all()
+    return [_dispatch_out(d, m) for d, m in rows]
+
+
+@router.get("/dispatches/{dispatch_id}", response_model=DispatchOut)
+async def get_dispatch(request: Request, who: Who, slug: str, dispatch_id: int) -> DispatchOut:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.session(ws.id) as session:
+        row = (await session.execute(
+            _with_delivery().where(Dispatch.id == dispatch_id))).first()
+    if row is None:
+        raise NotFound("no such dispatch")
+    return _dispatch_out(row[0], row[1])
+
+
+# --- cooldowns -------------------------------------------------------------------------------
+
+
+class CooldownOut(BaseModel):
+    id: int
+    order_id: str
+    action: str
+    until: datetime
+    active: bool
+    hits: int
+    requested_by: str
+    command_id: int | None
+    created_at: datetime
+
+
+@router.get("/cooldowns", response_model=list[CooldownOut])
+async def list_cooldowns(request: Request, who: Who, slug: str, limit: Limit = 100,
+                         before: Before = None, order_id: str | None = None,
+                         action: str | None = None,
+                         active: bool | None = None) -> list[CooldownOut]:
+    """Cooldown records: which order and action, until when, and how many requests it held."""
+    from panelpilot.db.base import utcnow
+
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    now = utcnow()
+    query = select(OrderCooldown)
+    if order_id:
+        query = query.where(OrderCooldown.order_id == order_id)
+    if action:
+        query = query.where(OrderCooldown.action == action)
+    if active is not None:
+        query = query.where(OrderCooldown.until > now if active else OrderCooldown.until <= now)
+    async with ctx.db.session(ws.id) as session:
+        rows = (await session.execute(_page(query, OrderCooldown.id, limit, before))).scalars()
+        return [CooldownOut(id=r.id, order_id=r.order_id, action=r.action, until=r.until,
+                            active=r.until > now, hits=r.hits, requested_by=r.requested_by,
+                            command_id=r.command_id, created_at=r.created_at) for r in rows]
+
+
+@router.delete("/cooldowns/{cooldown_id}", status_code=204)
+async def clear_cooldown(request: Request, who: Who, slug: str, cooldown_id: int) -> Response:
+    """End a cooldown now (the customer may ask again at once)."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug, write=True)
+    async with ctx.db.session(ws.id) as session:
+        row = (await session.execute(
+            select(OrderCooldown).where(OrderCooldown.id == cooldown_id))).scalar()
+        if row is None:
+            raise NotFound("no such cooldown")
+        await session.delete(row)
+    return Response(status_code=204)
+
+
+# --- panel tickets and panel calls -------------------------------------------------------------
+
+
+class TicketOut(BaseModel):
+    id: int
+    ticket_id: str
+    username: str
+    subject: str
+    message: str
+    action: str | None
+    order_ids: list[Any]
+    status: str
+    command_id: int | None
+    reply: str
+    error: str
+    attempts: int
+    created_at: datetime
+    replied_at: datetime | None
+
+
+@router.get("/panel-tickets", response_model=list[TicketOut])
+async def list_tickets(request: Request, who: Who, slug: str, limit: Limit = 100,
+                       before: Before = None, status: str | None = None,
+                       username: str | None = None, ticket_id: str | None = None,
+                       since: Since = None, until: Until = None) -> list[TicketOut]:
+    """Ticket activity: panel tickets the ticket rules acted on, and the replies sent."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    query = _times(select(PanelTicketLog), PanelTicketLog.created_at, since, until)
+    if status:
+        query = query.where(PanelTicketLog.status == status)
+    if username:
+        query = query.where(func.lower(PanelTicketLog.username) == username.lower())
+    if ticket_id:
+        query = query.where(PanelTicketLog.ticket_id == ticket_id)
+    async with ctx.db.session(ws.id) as session:
+        rows = (await session.execute(_page(query, PanelTicketLog.id, limit, before))).scalars()
+        return [TicketOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.get("/panel-tickets/{log_id}", response_model=TicketOut)
+async def get_ticket(request: Request, who: Who, slug: str, log_id: int) -> TicketOut:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.session(ws.id) as session:
+        row = (await session.execute(
+            select(PanelTicketLog).where(PanelTicketLog.id == log_id))).scalar()
+        if row is None:
+            raise NotFound("no such ticket entry")
+        return TicketOut.model_validate(row, from_attributes=True)
+
+
+class PanelCallOut(BaseModel):
+    id: int
+    created_at: datetime
+    operation: str
+    purpose: str
+    detail: str
+    ok: bool
+    reason: str
+    error: str
+    status_code: int | None
+    duration_ms: int
+    command_id: int | None
+
+
+@router.get("/panel-calls", response_model=list[PanelCallOut])
+async def list_panel_calls(request: Request, who: Who, slug: str, limit: Limit = 100,
+                           before: Before = None, ok: bool | None = None,
+                           operation: str | None = None, purpose: str | None = None,
+                           reason: str | None = None, since: Since = None,
+                           until: Until = None) -> list[PanelCallOut]:
+    """Calls to the panel's API: what, how long, and the error when one failed."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    query = _times(select(PanelCall), PanelCall.created_at, since, until)
+    for column, value in ((PanelCall.operation, operation), (PanelCall.purpose, purpose),
+                          (PanelCall.reason, reason)):
+        if value:
+            query = query.where(column == value)
+    if ok is not None:
+        query = query.where(PanelCall.ok.is_(ok))
+    async with ctx.db.session(ws.id) as session:
+        rows = (await session.execute(_page(query, PanelCall.id, limit, before))).scalars()
+        return [PanelCallOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+class SettingsOut(BaseModel):
+    rules: dict[str, Any]
+    aliases: dict[str, str]
+
+
+class SettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rules: dict[str, Any] | None = Field(default=None, description="Replaces the rules; "
+                                         "absent fields take their defaults.")
+    aliases: dict[str, str] | None = None
+
+
+@router.get("/settings", response_model=SettingsOut)
+async def get_settings(request: Request, who: Who, slug: str) -> SettingsOut:
+    """The rules (every field, defaults included) and the aliases."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.session(ws.id) as session:
+        rules, aliases = await admin.get_settings(session)
+    return SettingsOut(rules=rules.model_dump(), aliases=aliases)
+
+
+@router.put("/settings", response_model=SettingsOut)
+async def put_settings(request: Request, who: Who, slug: str, body: SettingsIn) -> SettingsOut:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug, write=True)
+    async with ctx.db.session(ws.id) as session:
+        await admin.set_settings(session, ws.id, rules=body.rules, aliases=body.aliases)
+        rules, aliases = await admin.get_settings(session)
+    return SettingsOut(rules=rules.model_dump(), aliases=aliases)
+
+
+# --- provider routes -------------------------------------------------------------------------
+
+
+class GroupRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: str = Field(max_length=63)
+    chat: str = Field(max_length=128)
+
+
+class RouteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=100)
+    match: list[str] = Field(default_factory=list, description="Provider names, domains, "
+                             "API-key labels and aliases as the panel reports them.")
+    group: GroupRef | None = None
+    commands: dict[str, str] = Field(default_factory=dict,
+                                     description="action -> template, default "
+                                                 "'{external_id} {action}'")
+    bulk: bool = True
+
+
+class RouteOut(BaseModel):
+    id: int
+    name: str
+    match: list[Any]
+    group: dict[str, Any] | None
+    commands: dict[str, Any]
+    bulk: bool
+    source: str
+
+
+async def _route_out(session: Any, r: ProviderRoute) -> RouteOut:
+    group = None
+    if r.channel_id and r.chat_id:
+        key = (await session.execute(select(ChannelAccount.key).where(
+            ChannelAccount.id == r.channel_id))).scalar()
+        group = {"channel": key, "channel_id": r.channel_id, "chat": r.chat_id}
+    return RouteOut(id=r.id, name=r.name, match=list(r.match or []), group=group,
+                    commands=dict(r.commands or {}), bulk=r.bulk, source=r.source)
+
+
+def _route_in(body: RouteBody) -> admin.RouteIn:
+    return admin.RouteIn(body.name, body.match, body.group.channel if body.group else None,
+                         body.group.chat if body.group else None, body.commands, body.bulk)
+
+
+@router.get("/providers", response_model=list[RouteOut])
+async def list_routes(request: Request, who: Who, slug: str) -> list[RouteOut]:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.session(ws.id) as session:
+        rows = (await session.execute(select(ProviderRoute).order_by(ProviderRoute.name)))
+        return [await _route_out(session, r) for r in rows.scalars()]
+
+
+@router.post("/providers", response_model=RouteOut, status_code=201)
+async def create_route(request: Request, who: Who, slug: str, body: RouteBody) -> RouteOut:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug, write=True)
+    async with ctx.db.session(ws.id) as session:
+        route = await admin.save_route(session, ws.id, _route_in(body))
+        return await _route_out(session, route)
+
+
+@router.get("/providers/{route_id}", response_model=RouteOut)
+async def get_route(request: Request, who: Who, slug: str, route_id: int) -> RouteOut:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.session(ws.id) as session:
+        return await _route_out(session, await admin.get_route(session, route_id))
+
+
+@router.put("/providers/{route_id}", response_model=RouteOut)
+async def put_route(request: Request, who: Who, slug: str, route_id: int,
+                    body: RouteBody) -> RouteOut:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug, write=True)
+    async with ctx.db.session(ws.id) as session:
+        route = await admin.get_route(session, route_id)
+        route = await admin.save_route(session, ws.id, _route_in(body), route)
+        return await _route_out(session, route)
+
+
+@router.delete("/providers/{route_id}", status_code=204)
+async def delete_route(request: Request, who: Who, slug: str, route_id: int) -> Response:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug, write=True)
+    async with ctx.db.session(ws.id) as session:
+        await session.delete(await admin.get_route(session, route_id))
+    return Response(status_code=204)
+
+
+# --- linked chats and support chats -------------------------------------------------------------
+
+
+class ChatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: str = Field(max_length=63, description="The channel's key.")
+    chat: str = Field(max_length=128, description="The platform's chat id (a WhatsApp number "
+                      "may be given without @c.us).")
+
+
+class LinkIn(ChatIn):
+    username: str = Field(max_length=100)
+
+
+class LinkOut(BaseModel):
+    id: int
+    chat_pk: int
+    channel: str
+    chat_id: str
+    chat_type: str
+    title: str
+    username: str
+    source: str
+    linked_by: str
+    created_at: datetime
+
+
+def _linked_query() -> Select:
+    return (select(LinkedChat, Chat, ChannelAccount.key)
+            .join(Chat, Chat.id == LinkedChat.chat_pk)
+            .join(ChannelAccount, ChannelAccount.id == Chat.channel_id))
+
+
+def _link_out(link: LinkedChat, chat: Chat, key: str) -> LinkOut:
+    return LinkOut(id=link.id, chat_pk=chat.id, channel=key, chat_id=chat.chat_id,
+                   chat_type=chat.chat_type, title=chat.title, username=link.username,
+                   source=link.source, linked_by=link.linked_by, created_at=link.created_at)
+
+
+@router.get("/linked-chats", response_model=list[LinkOut])
+async def list_links(request: Request, who: Who, slug: str, limit: Limit = 100,
+                     before: Before = None, username: str | None = None,
+                     q: str | None = Query(default=None, description="Part of a username, "
+                                           "chat id or chat title.")) -> list[LinkOut]:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    query = _linked_query()
+    if username:
+        query = query.where(func.lower(LinkedChat.username) == username.lower())
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(func.lower(LinkedChat.username).like(pattern)
+                            | func.lower(Chat.chat_id).like(pattern)
+                            | func.lower(Chat.title).like(pattern))
+    async with ctx.db.session(ws.id) as session:
+        rows = (await session.execute(_page(query, LinkedChat.id, limit, before))).all()
+    return [_link_out(link, chat, key) for link, chat, key in rows]
+
+
+@router.post("/linked-chats", response_model=LinkOut, status_code=201)
+async def create_link(request: Request, who: Who, slug: str, body: LinkIn) -> LinkOut:
+    """Link a chat to a panel username (replacing its earlier link)."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug, write=True)
+    async with ctx.db.session(ws.id) as session:
+        link = await admin.link_chat(session, ws.id, body.channel, body.chat, body.username,
+                                     by=f"API token {who.name}")
+        row = (await session.execute(_linked_query().where(LinkedChat.id == link.id))).one()
+    return _link_out(*row)
+
+
+@router.delete("/linked-chats/{link_id}", status_code=204)
+async def delete_link(request: Request, who: Who, slug: str, link_id: int) -> Response:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug, write=True)
+    async with ctx.db.session(ws.id) as session:
+        row = (await session.execute(_linked_query().where(LinkedChat.id == link_id))).first()
+        if row is None:
+            raise NotFound("no such linked chat")
+        await linking.unlink(session, row[1])
+    return Response(status_code=204)
+
+
+class SupportIn(ChatIn):
+    fallback: bool = False
+
+
+class SupportOut(BaseModel):
+    id: int
+    chat_pk: int
+    channel: str
+    chat_id: str
+    title: str
+    fallback: bool
+    source: str
+
+
+def _support_query() -> Select:
+    return (select(SupportChat, Chat, ChannelAccount.key)
+            .join(Chat, Chat.id == SupportChat.chat_pk)
+            .join(ChannelAccount, ChannelAccount.id == Chat.channel_id))
+
+
+def _support_out(row: SupportChat, chat: Chat, key: str) -> SupportOut:
+    return SupportOut(id=row.id, chat_pk=chat.id, channel=key, chat_id=chat.chat_id,
+                      title=chat.title, fallback=row.fallback, source=row.source)
+
+
+@router.get("/support-chats", response_model=list[SupportOut])
+async def list_support(request: Request, who: Who, slug: str) -> list[SupportOut]:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.session(ws.id) as session:
+        rows = (await session.execute(_support_query().order_by(SupportChat.id))).all()
+    return [_support_out(*r) for r in rows]
+
+
+@router.post("/support-chats", response_model=SupportOut, status_code=201)
+async def add_support(request: Request, who: Who, slug: str, body: SupportIn) -> SupportOut:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug, write=True)
+    async with ctx.db.session(ws.id) as session:
+        row = await admin.add_support_chat(session, ws.id, body.channel, body.chat,
+                                           body.fallback)
+        found = (await session.execute(_support_query().where(SupportChat.id == row.id))).one()
+    return _support_out(*found)
+
+
+@router.delete("/support-chats/{support_id}", status_code=204)
+async def delete_support(request: Request, who: Who, slug: str, support_id: int) -> Response:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug, write=True)
+    async with ctx.db.session(ws.id) as session:
+        row = (await session.execute(
+            select(SupportChat).where(SupportChat.id == support_id))).scalar()
+        if row is None:
+            raise NotFound("no such support chat")
+        await linking.drop_support(session, row)
+    return Response(status_code=204)
+
+
+# --- services ----------------------------------------------------------------------------------
+
+
+class ServiceOut(BaseModel):
+    service_id: str
+    name: str | None
+    category: str | None
+    refill_button: bool | None
+    cancel_button: bool | None
+    start: str
+    start_from: str
+    refill: str
+    refill_from: str
+    evidence: list[str]
+    override: dict[str, Any] | None
+    refreshed_at: datetime | None
+
+
+class ServiceRuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: str | None = Field(default=None, description="'instant', '0-1 hour', '30 min' …")
+    refill: str | int | None = Field(default=None, description="days, 'lifetime' or 'none'")
+    note: str = Field(default="", max_length=300)
+
+
+@router.get("/services", response_model=list[ServiceOut])
+async def list_services(request: Request, who: Who, slug: str, limit: Limit = 100,
+                        after: str | None = Query(default=None, description="Next page: "
+                                                  "services after this id."),
+                        q: str | None = None) -> list[ServiceOut]:
+    """The cached catalogue, each service's start window and refill policy, and where from."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.session(ws.id) as session:
+        rows = await admin.services_view(session, q=q, limit=limit, after=after)
+    return [ServiceOut(**r) for r in rows]
+
+
+@router.put("/services/{service_id}/rule", response_model=ServiceOut)
+async def put_service_rule(request: Request, who: Who, slug: str, service_id: str,
+                           body: ServiceRuleIn) -> ServiceOut:
+    """Override what a service's name says (start window, refill policy, or both)."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug, write=True)
+    async with ctx.db.session(ws.id) as session:
+        await admin.set_service_rule(session, ws.id, service_id, start=body.start,
+                                     refill=body.refill, note=body.note)
+        rows = await admin.services_view(session, q=None, limit=100_000, after=None)
+    return ServiceOut(**next(r for r in rows if r["service_id"] == service_id))
+
+
+@router.delete("/services/{service_id}/rule", status_code=204)
+async def delete_service_rule(request: Request, who: Who, slug: str,
+                              service_id: str) -> Response:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug, write=True)
+    async with ctx.db.session(ws.id) as session:
+        row = (await session.execute(
+            select(ServiceOverride).where(ServiceOverride.service_id == service_id))).scalar()
+        if row is None:
+            raise NotFound("no rule for this service")
+        await session.delete(row)
+    return Response(status_code=204)
+
+
+@router.post("/services/refresh")
+async def refresh_services(request: Request, who: Who, slug: str) -> dict[str, Any]:
+    """Read the panel's catalogue now (the runner does it every few hours)."""
+    from panelpilot.orders.services import refresh_services as refresh
+
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug, write=True)
+    return await refresh(ctx, ws.id)
+
+
+# --- dry run ---------------------------------------------------------------------------------
+
+
+class CheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(max_length=4000, description="The message, e.g. '2274209 refill'.")
+    username: str | None = Field(default=None, max_length=100,
+                                 description="As this linked customer; leave out to act as "
+                                             "a support chat (any order).")
+
+
+@router.post("/check")
+async def check_command(request: Request, who: Who, slug: str, body: CheckIn) -> dict[str, Any]:
+    """What a message would do: each order's verdict, the answer and the provider commands.
+    The panel is asked for real; nothing is claimed, dispatched or logged."""
+    ctx = context(request)
+    # Owners only: it calls the panel for real, like the connection test.
+    ws = await workspace_for(ctx, who, slug, write=True)
+    return await admin.dry_run(ctx, ws.id, body.text, body.username)
+

@@ -1,0 +1,1 @@
+"""The outbox: every send is a row first, sent under rate limits, every attempt logged."""

@@ -1,0 +1,329 @@
+"""The sender: claim queued messages, wait for the rate limits, send, record every attempt.
+
+Failures are sorted by what they mean. A 429 pauses that channel for the asked time and the
+message waits (other workspaces go on). Blocked and chat-not-found are permanent: no retry, and
+a blocked person gets nothing more until they write again. A group that became a supergroup
+is re-keyed and the message resent once. A disconnected WhatsApp account holds its messages
+until it is authorized again. Anything else is retried with growing, jittered gaps, and after
+the last attempt the message lands in the failed list, from where an admin can retry it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, or_, select, update
+from sqlalchemy.orm import aliased
+
+from panelpilot.channels.base import (
+    BLOCKED,
+    CHAT_NOT_FOUND,
+    DISCONNECTED,
+    MIGRATED,
+    OUTSIDE_WINDOW,
+    RATE_LIMITED,
+    Button,
+    SendError,
+)
+from panelpilot.channels.drivers import ChannelCreds, driver_for
+from panelpilot.channels.models import ChannelAccount, ChannelKind, ChannelStatus
+from panelpilot.channels.service import load_creds, set_status
+from panelpilot.chats import service as chats
+from panelpilot.chats.models import Chat
+from panelpilot.context import Context
+from panelpilot.db.base import utcnow
+from panelpilot.db.engine import Database
+from panelpilot.db.groupcommit import GroupCommit
+from panelpilot.outbox.models import OutboundAttempt, OutboundMessage, SendStatus
+from panelpilot.outbox.ratelimit import Limiter, make_limiter
+from panelpilot.runners.claimloop import claim_loop
+
+log = logging.getLogger(__name__)
+LEASE_SECONDS = 60.0
+HOLD_HORIZON = 2.0  # a send that would wait longer than this goes back to the queue
+META_WINDOW = timedelta(hours=24)
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 900.0
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    workspace_id: int
+    channel_id: int
+    chat_id: str
+    kind: str
+    text: str
+    keyboard: list[Any] | None
+    reply_to: str | None
+    attempts: int
+    max_attempts: int
+    migrated_resend: bool
+
+
+def _claimable(now: datetime) -> Select[int]:
+    msg = OutboundMessage
+    older = aliased(OutboundMessage)
+    # The IN lets the database walk the status index instead of every message ever sent.
+    ready = and_(
+        msg.status.in_((SendStatus.QUEUED, SendStatus.SENDING)),
+        or_(and_(msg.status == SendStatus.QUEUED, msg.next_attempt_at <= now),
+            and_(msg.status == SendStatus.SENDING, msg.locked_until < now)),
+    )
+    blocked = exists().where(
+        older.channel_id == msg.channel_id, older.chat_id == msg.chat_id, older.id < msg.id,
+        or_(and_(older.status == SendStatus.QUEUED, older.next_attempt_at <= now),
+            older.status == SendStatus.SENDING),
+    )
+    channel_ok = exists().where(
+        ChannelAccount.id == msg.channel_id, ChannelAccount.status == ChannelStatus.ACTIVE,
+        or_(ChannelAccount.paused_until.is_(None), ChannelAccount.paused_until <= now),
+    )
+    return select(msg.id).where(ready, channel_ok, ~blocked).order_by(msg.id)
+
+
+async def claim(db: Database, limit: int, lease: float = LEASE_SECONDS) -> list[Job]:
+    """Take up to ``limit`` ready messages: per chat only the oldest ready one."""
+    async with db.read_session() as session:
+        if (await session.execute(_claimable(utcnow()).limit(1))).first() is None:
+            return []
+    async with db.platform_session() as session:
+        # On SQLite the first statement waits for the write lock: take "now" after it, or a
+        # claim that waited would carry a time from before the previous holder committed.
+        await session.execute(select(1))
+        now = utcnow()
+        msg = OutboundMessage
+        pick = _claimable(now).limit(limit)
+        if not db.is_sqlite:
+            pick = pick.with_for_update(of=msg, skip_locked=True)
+        statement = (
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(pick.scalar_subquery()))
+            .values(status=SendStatus.SENDING, locked_until=now + timedelta(seconds=lease),
+                    attempts=OutboundMessage.attempts + 1)
+            .returning(OutboundMessage.id, OutboundMessage.workspace_id, OutboundMessage.channel_id,
+                       OutboundMessage.chat_id, OutboundMessage.kind, OutboundMessage.text,
+                       OutboundMessage.keyboard, OutboundMessage.reply_to, OutboundMessage.attempts,
+                       OutboundMessage.max_attempts, OutboundMessage.migrated_resend)
+            .execution_options(synchronize_session=False)
+        )
+        rows = (await session.execute(statement)).all()
+    return sorted((Job(*row) for row in rows), key=lambda j: j.id)
+
+
+def _keyboard(raw: list[Any] | None) -> list[list[Button]] | None:
+    if not raw:
+        return None
+    return [[Button(**b) for b in row] for row in raw]
+
+
+def backoff(attempt: int) -> float:
+    base = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempt - 1))
+    return base * random.uniform(0.5, 1.5)
+
+
+class Sender:
+    def __init__(self, ctx: Context, limiter: Limiter | None = None) -> None:
+        self.ctx = ctx
+        self.limiter = limiter or make_limiter(ctx.db, ctx.settings.redis_url)
+        # Results of sends are written in shared transactions: one commit for many sends.
+        self.results = GroupCommit(ctx.db)
+
+    async def _chat(self, job: Job) -> Chat | None:
+        async with self.ctx.db.read_session(job.workspace_id) as session:
+            return await chats.find(session, job.channel_id, job.chat_id)
+
+    async def send(self, job: Job) -> str:
+        """Send one claimed message; returns what happened (for logs and tests)."""
+        creds = await load_creds(self.ctx, channel_id=job.channel_id)
+        if creds is None:
+            await self._finish(job, SendStatus.FAILED, reason="channel_removed",
+                               detail="the channel was removed", attempt=False)
+            return "channel_removed"
+        if creds.status != ChannelStatus.ACTIVE:
+            await self._requeue(job, delay=5.0, count_attempt=False)
+            return "held"
+        chat = await self._chat(job)
+        if job.kind == "text" and chat is not None and not chat.reachable:
+            await self._finish(job, SendStatus.FAILED, reason=BLOCKED,
+                               detail=f"not sent: {chat.unreachable_reason or 'unreachable'}",
+                               attempt=False)
+            return BLOCKED
+        if (job.kind == "text" and creds.kind == ChannelKind.META
+                and (chat is None or chat.last_inbound_at is None
+                     or utcnow() - chat.last_inbound_at > META_WINDOW)):
+            # Outside the 24-hour customer-service window only approved templates may go.
+            await self._finish(job, SendStatus.FAILED, reason=OUTSIDE_WINDOW,
+                               detail="not sent: the person's last message is older than 24 h",
+                               attempt=False)
+            return OUTSIDE_WINDOW
+        driver = driver_for(creds.kind)
+        if job.kind == "text":
+            limits = driver.limits(self.ctx, creds, chat.chat_type if chat else "private")
+            limits = [(key if not key.endswith(":chat") else f"{key}:{job.chat_id}", limit)
+                      for key, limit in limits]
+            if await self.limiter.peek(limits[-1][0], limits[-1][1]) > HOLD_HORIZON:
+                wait = await self.limiter.peek(limits[-1][0], limits[-1][1])
+                await self._requeue(job, delay=wait, count_attempt=False)
+                return "deferred"
+            wait = await self.limiter.reserve(limits)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        return await self._call(job, creds, driver)
+
+    async def _call(self, job: Job, creds: ChannelCreds, driver: Any) -> str:
+        client = driver.client(self.ctx, creds)
+        started = time.perf_counter()
+        try:
+            if job.kind == "callback_answer":
+                await client.answer_callback(job.reply_to or "")
+                external = None
+            else:
+                external = await client.send_text(job.chat_id, job.text, reply_to=job.reply_to,
+                                                  keyboard=_keyboard(job.keyboard))
+        except SendError as exc:
+            return await self._failed(job, creds, exc, started)
+        except Exception as exc:  # a bug or an unexpected library error: retry like a 5xx
+            log.exception("unexpected send failure", extra={"message": job.id})
+            return await self._failed(job, creds, SendError("error", type(exc).__name__),
+                                      started)
+        await self._finish(job, SendStatus.SENT, external_id=external, started=started)
+        return "sent"
+
+    async def _failed(self, job: Job, creds: ChannelCreds, exc: SendError,
+                      started: float) -> str:
+        log.info("send failed", extra={"message": job.id, "reason": exc.reason,
+                                       "channel": creds.key})
+        if exc.reason == RATE_LIMITED:
+            pause = exc.retry_after or 1.0
+            await self._pause_channel(creds, pause)
+            await self._requeue(job, delay=pause, count_attempt=False, exc=exc, started=started)
+            return RATE_LIMITED
+        if exc.reason == MIGRATED and exc.migrate_to and not job.migrated_resend:
+            async with self.ctx.db.session(job.workspace_id) as session:
+                await chats.migrate(session, job.workspace_id, job.channel_id, job.chat_id,
+                                    exc.migrate_to)
+                await session.execute(
+                    update(OutboundMessage).where(OutboundMessage.id == job.id)
+                    .values(chat_id=exc.migrate_to, migrated_resend=True)
+                    .execution_options(synchronize_session=False))
+            await self._requeue(job, delay=0, count_attempt=False, exc=exc, started=started)
+            return MIGRATED
+        if exc.reason == BLOCKED:
+            async with self.ctx.db.session(job.workspace_id) as session:
+                await chats.set_reachable(session, job.workspace_id, job.channel_id, job.chat_id,
+                                          False, reason="blocked the bot")
+        if exc.reason == DISCONNECTED:
+            await set_status(self.ctx, creds.id, ChannelStatus.DISCONNECTED,
+                             f"the platform refused our credentials: {exc.detail}"[:500])
+            await self._requeue(job, delay=5.0, count_attempt=False, exc=exc, started=started)
+            return DISCONNECTED
+        if exc.permanent or exc.reason in (BLOCKED, CHAT_NOT_FOUND, OUTSIDE_WINDOW):
+            await self._finish(job, SendStatus.FAILED, reason=exc.reason, detail=str(exc),
+                               started=started)
+            return exc.reason
+        if job.attempts >= job.max_attempts:
+            await self._finish(job, SendStatus.FAILED, reason=exc.reason,
+                               detail=f"gave up after {job.attempts} attempts: {exc}",
+                               started=started)
+            return "gave_up"
+        await self._requeue(job, delay=backoff(job.attempts), exc=exc, started=started)
+        return "retry"
+
+    async def _pause_channel(self, creds: ChannelCreds, seconds: float) -> None:
+        until = utcnow() + timedelta(seconds=seconds)
+        async with self.ctx.db.platform_session() as session:
+            await session.execute(
+                update(ChannelAccount).where(ChannelAccount.id == creds.id)
+                .values(paused_until=until).execution_options(synchronize_session=False))
+        for key, limit in driver_for(creds.kind).limits(self.ctx, creds, "private")[:1]:
+            await self.limiter.pause(key, seconds, limit)
+
+    async def _attempt(self, session: Any, job: Job, *, ok: bool, reason: str, detail: str,
+                       started: float | None) -> None:
+        if started is None:
+            return
+        session.add(OutboundAttempt(
+            workspace_id=job.workspace_id, message_id=job.id, number=job.attempts,
+            duration_ms=int((time.perf_counter() - started) * 1000), ok=ok,
+            reason=reason[:40], detail=detail[:1000]))
+
+    async def _finish(self, job: Job, status: str, *, external_id: str | None = None,
+                      reason: str = "", detail: str = "", started: float | None = None,
+                      attempt: bool = True) -> None:
+        values: dict[str, Any] = {"status": status, "locked_until": None}
+        if status == SendStatus.SENT:
+            values.update(sent_at=utcnow(), external_id=external_id, delivery_status="sent"
+                          if external_id else None)
+        else:
+            values.update(error_reason=reason[:40], last_error=detail[:1000])
+
+        async def write(session: Any) -> None:
+            await session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == job.id, OutboundMessage.attempts == job.attempts)
+                .values(**values).execution_options(synchronize_session=False))
+            if attempt:
+                await self._attempt(session, job, ok=status == SendStatus.SENT, reason=reason,
+                                    detail=detail, started=started)
+
+        await self.results.run(write)
+
+    async def _requeue(self, job: Job, *, delay: float, count_attempt: bool = True,
+                       exc: SendError | None = None, started: float | None = None) -> None:
+        values: dict[str, Any] = {
+            "status": SendStatus.QUEUED, "locked_until": None,
+            "next_attempt_at": utcnow() + timedelta(seconds=max(0.0, delay)),
+        }
+        if not count_attempt:
+            values["attempts"] = OutboundMessage.attempts - 1
+        if exc is not None:
+            values.update(error_reason=exc.reason[:40], last_error=str(exc)[:1000])
+        async with self.ctx.db.session(job.workspace_id) as session:
+            await session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == job.id, OutboundMessage.attempts == job.attempts)
+                .values(**values).execution_options(synchronize_session=False))
+            if exc is not None:
+                await self._attempt(session, job, ok=False, reason=exc.reason, detail=str(exc),
+                                    started=started)
+
+
+async def sender_loop(ctx: Context, stop: asyncio.Event, concurrency: int = 8) -> None:
+    sender = Sender(ctx)
+    # A claim must outlive the slowest send (rate wait + HTTP timeout): a lease that ran out
+    # while the request was still in flight would let another sender repeat the message.
+    lease = max(ctx.settings.outbox_lease_seconds, ctx.settings.http_timeout + HOLD_HORIZON + 5)
+
+    async def take(limit: int) -> list[Job]:
+        return await claim(ctx.db, limit, lease)
+
+    await claim_loop(stop=stop, signal=ctx.singleton("outbox_signal", asyncio.Event),
+                     capacity=max(16, concurrency * 8), idle=ctx.settings.outbox_poll_interval,
+                     claim=take, run=lambda job: _guarded(sender, job), what="outbound messages")
+
+
+async def _guarded(sender: Sender, job: Job) -> str:
+    try:
+        return await sender.send(job)
+    except Exception:
+        log.exception("sender crashed on a message", extra={"message": job.id})
+        return "crashed"
+
+
+async def retry_failed(ctx: Context, workspace_id: int, message_id: int) -> bool:
+    """Put a failed message back in the queue (the admin's "retry" in the failed list)."""
+    async with ctx.db.session(workspace_id) as session:
+        result = await session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == message_id, OutboundMessage.status == SendStatus.FAILED)
+            .values(status=SendStatus.QUEUED, attempts=0, next_attempt_at=utcnow(),
+                    error_reason="", last_error="")
+            .execution_options(synchronize_session=False))
+        return getattr(result, "rowcount", 0) == 1

@@ -1,0 +1,1 @@
+"""Loopback simulators of every outside API panelpilot talks to."""

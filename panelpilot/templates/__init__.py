@@ -1,0 +1,1 @@
+"""Customer-facing message templates: defaults in code, per-workspace overrides in the database."""

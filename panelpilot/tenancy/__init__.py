@@ -1,0 +1,1 @@
+"""Workspaces, people, roles and API tokens."""

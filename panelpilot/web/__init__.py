@@ -1,0 +1,1 @@
+"""The HTTP app: health, metrics, the JSON API, webhooks and the console."""

@@ -1,0 +1,1 @@
+"""Declarative workspace files: ``panelpilot workspace apply FILE.yaml`` and ``export SLUG``."""
