@@ -188,6 +188,9 @@ def page(browser: Any, site: Site) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=site.url)
     tab = context.new_page()
     tab.set_default_timeout(15_000)
+    # A loaded CI machine can take seconds to render a page; assertions wait through expect().
+    from playwright.sync_api import expect
+    expect.set_options(timeout=15_000)
     tab.on("dialog", lambda dialog: dialog.accept())
     yield tab
     context.close()

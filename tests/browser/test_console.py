@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from panelpilot.channels.models import ChannelAccount
@@ -47,19 +48,19 @@ def test_sign_in(page: Any, site: Site) -> None:
     page.get_by_label("Email").fill(OWNER)
     page.get_by_label("Password").fill("not my password")
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("alert").inner_text() == \
-        "The email address or the password is not right."
-    assert page.get_by_label("Email").input_value() == OWNER
+    expect(page.get_by_role("alert")).to_have_text(
+        "The email address or the password is not right.")
+    expect(page.get_by_label("Email")).to_have_value(OWNER)
     page.get_by_label("Password").fill("correct horse battery")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{site.url}/w/acme")
-    assert page.get_by_role("heading", name="Setup checklist").is_visible()
-    assert "0 of 3 done" in page.locator(".progress-text").inner_text()
+    expect(page.get_by_role("heading", name="Setup checklist")).to_be_visible()
+    expect(page.locator(".progress-text")).to_contain_text("0 of 3 done")
     screenshot(page, "02-overview-empty")
     page.locator(".user-menu summary").click()
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{site.url}/login")
-    assert "You are signed out." in page.locator(".flash").inner_text()
+    expect(page.locator(".flash")).to_contain_text("You are signed out.")
 
 
 def test_panel_connection_against_the_simulator(page: Any, site: Site) -> None:
@@ -72,15 +73,15 @@ def test_panel_connection_against_the_simulator(page: Any, site: Site) -> None:
     page.get_by_label("Panel address").fill(sim_url)
     page.get_by_label("Admin API key").fill("pp_admin_this_is_not_the_key")
     page.get_by_role("button", name="Save connection").click()
-    assert "Panel connection saved" in page.locator(".flash-success").inner_text()
-    assert page.locator(".stored code").first.inner_text().startswith("••••")
+    expect(page.locator(".flash-success")).to_contain_text("Panel connection saved")
+    expect(page.locator(".stored code").first).to_have_text(re.compile("^••••"))
 
     # The result replaces the old one in place: the page is not reloaded.
     page.evaluate("window.__sameDocument = true")
     page.get_by_role("button", name="Test connection").click()
     result = page.locator("#test-result")
     result.get_by_text("The panel test found problems.").wait_for()
-    assert "The Admin API key was rejected" in result.inner_text()
+    expect(result).to_contain_text("The Admin API key was rejected")
     assert page.evaluate("window.__sameDocument") is True
     conn = _panel(site)
     assert conn is not None and conn.last_test_ok is False
@@ -90,13 +91,13 @@ def test_panel_connection_against_the_simulator(page: Any, site: Site) -> None:
     page.get_by_role("button", name="Save changes").click()
     page.get_by_role("button", name="Test connection").click()
     result.get_by_text("The panel answered and every checked part works.").wait_for()
-    assert result.locator(".badge-ok").count() == 5
+    expect(result.locator(".badge-ok")).to_have_count(5)
     assert sim.admin_key not in page.content()
     conn = _panel(site)
     assert conn is not None and conn.last_test_ok is True
     screenshot(page, "03-panel-connection-tested")
     nav(page, "Overview").click()
-    assert "2 of 3 done" in page.locator(".progress-text").inner_text()
+    expect(page.locator(".progress-text")).to_contain_text("2 of 3 done")
 
 
 def test_add_a_telegram_bot(page: Any, site: Site) -> None:
@@ -105,7 +106,7 @@ def test_add_a_telegram_bot(page: Any, site: Site) -> None:
     telegram.add_bot(BOT_TOKEN, username="acme_help_bot")
     sign_in(page, OWNER)
     nav(page, "Channels").click()
-    assert page.get_by_role("heading", name="No channel yet").is_visible()
+    expect(page.get_by_role("heading", name="No channel yet")).to_be_visible()
     page.get_by_role("link", name="Add your first channel").click()
     page.get_by_role("link", name=re.compile("Telegram bot")).click()
     page.get_by_label("Name").fill("support-bot")
@@ -113,24 +114,24 @@ def test_add_a_telegram_bot(page: Any, site: Site) -> None:
     page.get_by_role("radio", name=re.compile("^Webhook")).check()
     page.get_by_role("button", name="Save and connect").click()
     page.wait_for_url(f"{site.url}/w/acme/channels/support-bot")
-    assert "Connected @acme_help_bot" in page.locator(".flash-success").inner_text()
-    assert page.locator(".badge-active").first.is_visible()
+    expect(page.locator(".flash-success")).to_contain_text("Connected @acme_help_bot")
+    expect(page.locator(".badge-active").first).to_be_visible()
     webhook = page.locator("#webhook-url").inner_text()
     assert webhook.startswith(f"{site.url}/hooks/telegram/")
     assert BOT_TOKEN not in page.content()
     assert telegram.webhook_info(BOT_TOKEN)["url"] == webhook  # the simulator was told
     screenshot(page, "04-channel-detail")
     nav(page, "Channels").click()
-    assert page.get_by_text("@acme_help_bot").is_visible()
+    expect(page.get_by_text("@acme_help_bot")).to_be_visible()
     screenshot(page, "05-channels")
 
     page.get_by_role("link", name="support-bot").click()
     page.get_by_role("button", name="Turn off").click()  # confirm() is accepted by the harness
-    assert page.locator(".badge-disabled").first.is_visible()
+    expect(page.locator(".badge-disabled").first).to_be_visible()
     page.get_by_role("button", name="Turn on").click()
-    assert "Connected @acme_help_bot" in page.locator(".flash-success").inner_text()
+    expect(page.locator(".flash-success")).to_contain_text("Connected @acme_help_bot")
     nav(page, "Overview").click()
-    assert "support-bot connected" in page.locator(".checklist").inner_text()
+    expect(page.locator(".checklist")).to_contain_text("support-bot connected")
 
 
 def test_a_failed_csrf_check_changes_nothing(page: Any, site: Site) -> None:
@@ -142,8 +143,8 @@ def test_a_failed_csrf_check_changes_nothing(page: Any, site: Site) -> None:
     page.evaluate("document.querySelectorAll('input[name=csrf_token]')"
                   ".forEach(function (i) { i.value = 'forged'; })")
     page.get_by_role("button", name="Save connection").click()
-    assert page.get_by_role("heading", name="The form could not be accepted").is_visible()
-    assert "nothing was changed" in page.locator(".error-page").inner_text()
+    expect(page.get_by_role("heading", name="The form could not be accepted")).to_be_visible()
+    expect(page.locator(".error-page")).to_contain_text("nothing was changed")
     screenshot(page, "06-csrf-refused")
     assert _panel(site) is None
     # A fresh page works again.
@@ -151,19 +152,19 @@ def test_a_failed_csrf_check_changes_nothing(page: Any, site: Site) -> None:
     page.get_by_label("Panel address").fill("https://panel.example")
     page.get_by_label("Admin API key").fill("pp_admin_0123456789abcdef")
     page.get_by_role("button", name="Save connection").click()
-    assert page.locator(".flash-success").is_visible()
+    expect(page.locator(".flash-success")).to_be_visible()
     assert _panel(site) is not None
 
 
 def test_an_agent_cannot_change_settings(page: Any, site: Site) -> None:
     sign_in(page, AGENT)
     page.goto("/w/acme/panel")
-    assert "read-only access" in page.locator(".banner").inner_text()
-    assert page.get_by_role("button", name="Save connection").count() == 0
-    assert nav(page, "API tokens").count() == 0
+    expect(page.locator(".banner")).to_contain_text("read-only access")
+    expect(page.get_by_role("button", name="Save connection")).to_have_count(0)
+    expect(nav(page, "API tokens")).to_have_count(0)
     screenshot(page, "07-agent-read-only")
     nav(page, "Channels").click()
-    assert page.get_by_role("link", name=re.compile("Add")).count() == 0
+    expect(page.get_by_role("link", name=re.compile("Add"))).to_have_count(0)
     # Even a hand-made request with the agent's own valid token is refused by the server.
     status = page.evaluate("""async () => {
         const token = document.querySelector('input[name=csrf_token]').value;
@@ -174,7 +175,7 @@ def test_an_agent_cannot_change_settings(page: Any, site: Site) -> None:
     }""")
     assert status == 403
     page.goto("/w/acme/tokens")
-    assert page.get_by_role("heading", name="Owners only").is_visible()
+    expect(page.get_by_role("heading", name="Owners only")).to_be_visible()
     assert _panel(site) is None and _channel_count(site) == 0
 
 
@@ -184,7 +185,7 @@ def test_team_pages(page: Any, site: Site) -> None:
     page.get_by_label("Email").fill("new.agent@acme.test")
     page.get_by_label("First password").fill("another good passphrase")
     page.get_by_role("button", name="Add member").click()
-    assert "new.agent@acme.test was added as agent" in page.locator(".flash").inner_text()
+    expect(page.locator(".flash")).to_contain_text("new.agent@acme.test was added as agent")
     screenshot(page, "08-members")
     nav(page, "API tokens").click()
     page.get_by_label("Name").fill("CRM sync")
@@ -193,9 +194,7 @@ def test_team_pages(page: Any, site: Site) -> None:
     assert token.startswith("pp_")
     screenshot(page, "09-token-created")
     page.reload()  # the token is never shown again
-    assert token not in page.content() and page.get_by_text("CRM sync").is_visible()
-
-
+    expect(token not in page.content() and page.get_by_text("CRM sync")).to_be_visible()
 def test_master_admin(page: Any, site: Site) -> None:
     sign_in(page, ROOT)
     assert page.url == f"{site.url}/admin"
@@ -204,15 +203,15 @@ def test_master_admin(page: Any, site: Site) -> None:
     page.get_by_label("Plan (optional)").fill("starter")
     page.get_by_role("button", name="Create workspace").click()
     page.wait_for_url(f"{site.url}/admin/workspaces/beta")
-    assert "Workspace beta was created" in page.locator(".flash").inner_text()
+    expect(page.locator(".flash")).to_contain_text("Workspace beta was created")
     page.get_by_role("button", name="Suspend").click()
-    assert page.locator(".badge-suspended").first.is_visible()
+    expect(page.locator(".badge-suspended").first).to_be_visible()
     nav(page, "Workspaces").click()
     screenshot(page, "10-admin-workspaces")
     nav(page, "Users").click()
     screenshot(page, "11-admin-users")
     nav(page, "Runners").click()
-    assert page.get_by_role("heading", name="Runners").is_visible()
+    expect(page.get_by_role("heading", name="Runners")).to_be_visible()
     screenshot(page, "12-admin-runners")
 
     async def status() -> str:
@@ -235,5 +234,5 @@ def test_phone_width(page: Any, site: Site) -> None:
         page.goto(path)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, (path, overflow)
-        assert page.get_by_role("navigation", name="Sections").is_visible()
+        expect(page.get_by_role("navigation", name="Sections")).to_be_visible()
         screenshot(page, name)

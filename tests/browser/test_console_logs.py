@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from panelpilot.chats.models import Chat
@@ -87,44 +88,44 @@ def test_edit_a_template_with_its_live_preview(page: Any, site: Site) -> None:
     try:
         sign_in(page, OWNER)
         nav(page, "Customer templates").click()
-        assert page.get_by_role("heading", name="Customer templates").is_visible()
+        expect(page.get_by_role("heading", name="Customer templates")).to_be_visible()
         screenshot(page, "16-templates")
         page.get_by_label("Search").fill("cooldown")
         page.get_by_role("button", name="Filter").click()
-        assert page.get_by_role("link", name=KEY).is_visible()
-        assert page.get_by_role("link", name="api_problem").count() == 0
+        expect(page.get_by_role("link", name=KEY)).to_be_visible()
+        expect(page.get_by_role("link", name="api_problem")).to_have_count(0)
         page.get_by_role("link", name=KEY).click()
         page.wait_for_url(f"{site.url}/w/acme/templates/{KEY}")
         preview = page.locator("#template-preview")
-        assert "2274209, 2274210" in preview.inner_text()  # the sample values
+        expect(preview).to_contain_text("2274209, 2274210")  # the sample values
 
         # The preview follows the typing without reloading the page.
         page.evaluate("window.__sameDocument = true")
         text = page.get_by_label("Text customers get")
         text.fill("⏳ {ids}: please wait {time_left} before asking for a {action} again, {name}.")
         preview.locator("mark.unknown", has_text="{name}").wait_for()
-        assert "please wait 3 hours before asking for a refill again" in preview.inner_text()
-        assert "is not one of this message's values" in preview.inner_text()
+        expect(preview).to_contain_text("please wait 3 hours before asking for a refill again")
+        expect(preview).to_contain_text("is not one of this message's values")
         assert page.evaluate("window.__sameDocument") is True
         screenshot(page, "17-template-live-preview")
 
         text.fill("")
         page.get_by_role("button", name="Save wording").click()
-        assert page.locator("#err-text").inner_text() == "A template can not be empty."
+        expect(page.locator("#err-text")).to_have_text("A template can not be empty.")
         assert _override(site) is None
 
         text.fill("⏳ {ids}: please wait {time_left} before asking for a {action} again.")
         page.get_by_role("button", name="Save wording").click()
-        assert "customers get your wording" in page.locator(".flash-success").inner_text()
+        expect(page.locator(".flash-success")).to_contain_text("customers get your wording")
         assert _override(site) == \
             "⏳ {ids}: please wait {time_left} before asking for a {action} again."
-        assert page.locator(".field-warning").count() == 0
+        expect(page.locator(".field-warning")).to_have_count(0)
         screenshot(page, "18-template-saved")
 
         page.get_by_role("button", name="Reset to default").click()
-        assert "Back to the default wording." in page.locator(".flash-success").inner_text()
+        expect(page.locator(".flash-success")).to_contain_text("Back to the default wording.")
         assert _override(site) is None
-        assert page.get_by_label("Text customers get").input_value() == templates.DEFAULTS[KEY]
+        expect(page.get_by_label("Text customers get")).to_have_value(templates.DEFAULTS[KEY])
     finally:
         if added:
             templates.DEFAULTS.pop(KEY, None)
@@ -135,63 +136,61 @@ def test_find_a_command_in_the_message_log(page: Any, site: Site) -> None:
     sign_in(page, OWNER)
     nav(page, "Message log").click()
     rows = page.locator("table.log tbody tr")
-    assert rows.count() == 4
+    expect(rows).to_have_count(4)
     screenshot(page, "19-message-log")
     page.get_by_label("Text contains").fill("2274209")
     page.get_by_label("Chat id").fill("5512345")
     page.get_by_role("button", name="Filter").click()
-    assert rows.count() == 1 and "2274209 refill" in rows.first.inner_text()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("2274209 refill")
     assert "q=2274209" in page.url
     page.get_by_role("link", name=f"Event {ids['event2']}").click()
     page.wait_for_url(f"{site.url}/w/acme/messages/{ids['event2']}")
-    assert "orders: refill 1 order" in page.locator("main").inner_text()
-    assert '"update_id": 1002' in page.locator("pre.payload").inner_text()
+    expect(page.locator("main")).to_contain_text("orders: refill 1 order")
+    expect(page.locator("pre.payload")).to_contain_text('"update_id": 1002')
     assert BOT_TOKEN not in page.content()
     screenshot(page, "20-message-detail")
     # From the event to what the bot sent for it.
     page.get_by_role("link", name=f"#{ids['dispatch']}").click()
     page.wait_for_url(f"{site.url}/w/acme/outbox/{ids['dispatch']}")
-    assert "Bad Request: chat not found" in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text("Bad Request: chat not found")
 
 
 def test_the_failed_list_and_retry(page: Any, site: Site) -> None:
     ids = _seed_logs(site)
     sign_in(page, OWNER)
     nav(page, "Delivery log").click()
-    assert "1 message failed for good" in page.locator(".banner").inner_text()
+    expect(page.locator(".banner")).to_contain_text("1 message failed for good")
     screenshot(page, "21-delivery-log")
     page.get_by_role("link", name="Open the failed list").click()
-    assert page.get_by_label("Status").input_value() == "failed"
-    assert page.locator("table.log tbody tr").count() == 1
+    expect(page.get_by_label("Status")).to_have_value("failed")
+    expect(page.locator("table.log tbody tr")).to_have_count(1)
     page.get_by_role("link", name=f"Message {ids['dispatch']}").click()
     attempts = page.locator("section", has=page.get_by_role("heading", name="Attempts"))
-    assert attempts.locator("tbody tr").count() == 2
+    expect(attempts.locator("tbody tr")).to_have_count(2)
     screenshot(page, "22-delivery-detail")
     page.get_by_role("button", name="Retry").click()
-    assert "is back in the queue" in page.locator(".flash-success").inner_text()
-    assert page.locator(".page-head .badge").first.inner_text() == "Queued"
-    assert page.get_by_role("button", name="Retry").count() == 0
-
+    expect(page.locator(".flash-success")).to_contain_text("is back in the queue")
+    expect(page.locator(".page-head .badge").first).to_have_text("Queued")
+    expect(page.get_by_role("button", name="Retry")).to_have_count(0)
     async def status() -> str:
         async with site.ctx.db.session(site.acme_id) as s:
             return str((await s.execute(select(OutboundMessage.status).where(
                 OutboundMessage.id == ids["dispatch"]))).scalar_one())
     assert site.run(status()) == "queued"
     nav(page, "Delivery log").click()
-    assert page.locator(".banner-warn").count() == 0
-
-
+    expect(page.locator(".banner-warn")).to_have_count(0)
 def test_change_a_chat_role(page: Any, site: Site) -> None:
     ids = _seed_logs(site)
     sign_in(page, OWNER)
     nav(page, "Chats").click()
-    assert page.locator("table.list tbody tr").count() == 3
-    assert "blocked the bot" in page.locator("main").inner_text()
+    expect(page.locator("table.list tbody tr")).to_have_count(3)
+    expect(page.locator("main")).to_contain_text("blocked the bot")
     screenshot(page, "23-chats")
     page.get_by_label("Role of SMM Provider A").select_option("provider_group")
     row = page.locator("tr", has_text="SMM Provider A")
     row.get_by_role("button", name="Change").click()
-    assert "SMM Provider A is now: provider group." in page.locator(".flash-success").inner_text()
+    expect(page.locator(".flash-success")).to_contain_text("SMM Provider A is now: provider group.")
 
     async def role() -> str:
         async with site.ctx.db.session(site.acme_id) as s:
@@ -200,26 +199,24 @@ def test_change_a_chat_role(page: Any, site: Site) -> None:
     assert site.run(role()) == "provider_group"
     page.locator("#f-role").select_option("provider_group")
     page.get_by_role("button", name="Filter").click()
-    assert page.locator("table.list tbody tr").count() == 1
+    expect(page.locator("table.list tbody tr")).to_have_count(1)
     page.get_by_label("Search").fill("nobody at all")
     page.get_by_role("button", name="Filter").click()
-    assert page.get_by_role("heading", name="No chat matches these filters").is_visible()
+    expect(page.get_by_role("heading", name="No chat matches these filters")).to_be_visible()
     page.get_by_role("link", name="Clear filters").click()
-    assert page.locator("table.list tbody tr").count() == 3
-
-
+    expect(page.locator("table.list tbody tr")).to_have_count(3)
 def test_an_agent_reads_but_cannot_change(page: Any, site: Site) -> None:
     ids = _seed_logs(site)
     sign_in(page, AGENT)
     nav(page, "Customer templates").click()
     page.get_by_role("link", name="help", exact=True).click()
-    assert page.get_by_label("Text customers get").count() == 0
-    assert page.get_by_role("button", name=re.compile("Save|Reset")).count() == 0
-    assert page.locator("#template-preview .bubble").is_visible()
+    expect(page.get_by_label("Text customers get")).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("Save|Reset"))).to_have_count(0)
+    expect(page.locator("#template-preview .bubble")).to_be_visible()
     nav(page, "Chats").click()
-    assert page.get_by_role("button", name="Change").count() == 0
+    expect(page.get_by_role("button", name="Change")).to_have_count(0)
     page.goto(f"/w/acme/outbox/{ids['dispatch']}")
-    assert page.get_by_role("button", name="Retry").count() == 0
+    expect(page.get_by_role("button", name="Retry")).to_have_count(0)
     # The server refuses what the page does not offer.
     status = page.evaluate("""async (id) => {
         const token = document.querySelector('input[name=csrf_token]').value;
