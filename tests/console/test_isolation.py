@@ -23,6 +23,7 @@ from panelpilot.templates.models import Template
 from panelpilot.tenancy.models import ApiToken, Membership, Workspace
 from tests.console.conftest import ClientFactory
 from tests.console.helpers import AGENT, OUTSIDER, OWNER, post
+from tests.console.isolation_parts import PARTS
 from tests.console.logdata import add_chat, add_event, add_outbound
 from tests.support import Tenants
 
@@ -55,6 +56,10 @@ BODIES: dict[str, dict[str, str]] = {
     "/admin/workspaces/{slug}/suspend": {},
     "/admin/workspaces/{slug}/resume": {},
 }
+for _part in PARTS:
+    BODIES.update(_part.BODIES)
+OBJECT_PARAMS = ("{member_id}", "{token_id}", "{key}", "{chat_pk}", "{event_id}",
+                 "{message_id}") + tuple(p for part in PARTS for p in part.OBJECT_PARAMS)
 
 
 def _walk(routes: list[Any]) -> list[Any]:
@@ -101,9 +106,12 @@ async def _seed(ctx: Context, tenants: Tenants) -> dict[str, str]:
                                     text="Acme's answer", status="failed", reason="blocked",
                                     source_event_id=event_id,
                                     attempts=((False, "blocked", "Forbidden"),))
-    return {"slug": "acme", "member_id": str(member.id), "token_id": str(token.id), "key": "tg",
-            "template_key": "help", "chat_pk": str(chat_pk), "event_id": str(event_id),
-            "message_id": str(message_id)}
+    ids = {"slug": "acme", "member_id": str(member.id), "token_id": str(token.id), "key": "tg",
+           "template_key": "help", "chat_pk": str(chat_pk), "event_id": str(event_id),
+           "message_id": str(message_id), "channel_id": str(channel_id)}
+    for part in PARTS:
+        ids.update(await part.seed(ctx, tenants, dict(ids)))
+    return ids
 
 
 async def snapshot(ctx: Context, workspace_id: int) -> dict[str, Any]:
@@ -127,6 +135,8 @@ async def snapshot(ctx: Context, workspace_id: int) -> dict[str, Any]:
             "outbox": sorted((o.id, o.status, o.attempts, o.next_attempt_at) for o in
                              (await s.execute(select(OutboundMessage))).scalars()),
             "attempts": len((await s.execute(select(OutboundAttempt))).scalars().all()),
+            **{f"{part.__name__}.{k}": v for part in PARTS
+               for k, v in (await part.snapshot(ctx, s)).items()},
         }
 
 
@@ -172,8 +182,7 @@ async def test_outsider_cannot_reach_acme_objects_through_its_own_workspace(
     outsider = await clients(OUTSIDER)
     checked = 0
     for method, path in workspace_routes(app):
-        if not any(name in path for name in ("{member_id}", "{token_id}", "{key}",
-                                             "{chat_pk}", "{event_id}", "{message_id}")):
+        if not any(name in path for name in OBJECT_PARAMS):
             continue
         url = _fill(path, ids)
         r = await (outsider.get(url) if method == "GET" else post(outsider, url, BODIES[path]))
