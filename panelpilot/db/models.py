@@ -9,14 +9,15 @@ from panelpilot.orders import models as orders_models  # noqa: F401  (order supp
 from panelpilot.outbox.models import OutboundAttempt, OutboundMessage
 from panelpilot.panels.connection import PanelConnection
 from panelpilot.runners.models import RateBucket, RunnerState
-from panelpilot.templates.models import Template
+from panelpilot.templates.models import DefaultTemplate, Template
 from panelpilot.tenancy.models import ApiToken, Membership, User, Workspace
 from panelpilot.vault.models import Secret
 
 metadata = Base.metadata
 
 __all__ = [
-    "ApiToken", "ChannelAccount", "Chat", "ChatAlias", "FlowState", "InboundEvent", "Membership",
+    "ApiToken", "ChannelAccount", "Chat", "ChatAlias", "DefaultTemplate", "FlowState",
+    "InboundEvent", "Membership",
     "OutboundAttempt", "OutboundMessage", "PanelConnection", "RateBucket", "RunnerState",
     "Secret", "Template", "User", "Workspace", "metadata",
 ]

@@ -265,3 +265,20 @@ class PanelCall(WorkspaceScoped, Base):
     status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     command_id: Mapped[int | None] = mapped_column(BigId, default=None)
+
+
+class OrderTestRun(WorkspaceScoped, Base):
+    """A command sent from the console's test console, as a linked user or as support, and
+    what the real pipeline decided (kept so the checklist knows a test passed)."""
+
+    __tablename__ = "order_test_runs"
+    __table_args__ = (Index("ix_order_test_runs_ws_created", "workspace_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    run_by: Mapped[str] = mapped_column(String(200), default="")  # the console user's email
+    username: Mapped[str | None] = mapped_column(String(100), default=None)  # None: support
+    text: Mapped[str] = mapped_column(Text, default="")
+    passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    summary: Mapped[str] = mapped_column(String(1000), default="")
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)  # verdicts, answer, dispatches
