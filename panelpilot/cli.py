@@ -84,6 +84,10 @@ async def _require_current_schema(ctx: Any) -> None:
         current, revision, head = await schema_status(ctx.db)
     except Exception as exc:
         fail(f"cannot reach the database at {ctx.db.engine.url!r}: {exc}")
+    finally:
+        # The pooled connection belongs to this short-lived event loop; the server runs on
+        # another one, where reusing it would fail the first request.
+        await ctx.db.dispose()
     if not current:
         fail(
             f"the database schema is {'empty' if revision is None else 'at ' + revision}, "

@@ -135,6 +135,11 @@ class HooksMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The channel packages import their API clients (aiogram takes about a second):
+        # load them now, not inside the first webhook someone is waiting on.
+        import panelpilot.channels.greenapi.normalize
+        import panelpilot.channels.meta.normalize
+        import panelpilot.channels.telegram.normalize  # noqa: F401
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/hooks/"):

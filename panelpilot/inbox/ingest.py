@@ -123,13 +123,26 @@ class _Batcher:
                 await _touch_channel(self.ctx, session, channel_id)
 
 
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert_statement(dialect: str) -> Any:
+    """One INSERT … ON CONFLICT DO NOTHING per dialect, built once: it is run as an
+    executemany with the rows as parameters, so SQLAlchemy compiles it once and caches it
+    (a multi-row VALUES would be compiled anew for every batch size)."""
+    stmt = _INSERTS.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        stmt = _INSERTS[dialect] = insert(InboundEvent.__table__).on_conflict_do_nothing()
+    return stmt
+
+
 async def _insert_ignore_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    await session.execute(insert(InboundEvent).values(rows).on_conflict_do_nothing())
+    conn = await session.connection()
+    await conn.execute(_insert_statement(conn.dialect.name), rows)
 
 
 async def _touch_channel(ctx: Context, session: AsyncSession, channel_id: int) -> None:
