@@ -29,7 +29,6 @@ from panelpilot.orders.models import (
     PanelCall,
     PanelTicketLog,
     ProviderRoute,
-    ServiceOverride,
     SupportChat,
 )
 from panelpilot.outbox.models import OutboundMessage
@@ -451,6 +450,56 @@ async def put_settings(request: Request, who: Who, slug: str, body: SettingsIn) 
     return SettingsOut(rules=rules.model_dump(), aliases=aliases)
 
 
+class AliasesOut(BaseModel):
+    builtin: dict[str, list[str]] = Field(description="Words every workspace understands, "
+                                          "by command.")
+    aliases: dict[str, str] = Field(description="This workspace's own words -> command.")
+
+
+class AliasIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    command: str = Field(max_length=20, description="speed, cancel, refill, status, balance, "
+                         "help, commands, link, unlink or order")
+
+
+async def _aliases_out(session: Any) -> AliasesOut:
+    from panelpilot.orders.grammar import builtin_aliases
+
+    _, aliases = await admin.get_settings(session)
+    return AliasesOut(builtin={k: list(v) for k, v in builtin_aliases().items()},
+                      aliases=aliases)
+
+
+@router.get("/aliases", response_model=AliasesOut)
+async def get_aliases(request: Request, who: Who, slug: str) -> AliasesOut:
+    """The built-in words and the workspace's own (``PUT /settings`` replaces them all)."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.session(ws.id) as session:
+        return await _aliases_out(session)
+
+
+@router.put("/aliases/{word}", response_model=AliasesOut)
+async def put_alias(request: Request, who: Who, slug: str, word: str,
+                    body: AliasIn) -> AliasesOut:
+    """Add one word (any language, several words allowed) or point it at another command."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug, write=True)
+    async with ctx.db.session(ws.id) as session:
+        await admin.set_alias(session, ws.id, word, body.command)
+        return await _aliases_out(session)
+
+
+@router.delete("/aliases/{word}", status_code=204)
+async def delete_alias(request: Request, who: Who, slug: str, word: str) -> Response:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug, write=True)
+    async with ctx.db.session(ws.id) as session:
+        if not await admin.remove_alias(session, ws.id, word):
+            raise NotFound("no such alias")
+    return Response(status_code=204)
+
+
 # --- provider routes -------------------------------------------------------------------------
 
 
@@ -539,8 +588,36 @@ async def delete_route(request: Request, who: Who, slug: str, route_id: int) -> 
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug, write=True)
     async with ctx.db.session(ws.id) as session:
-        await session.delete(await admin.get_route(session, route_id))
+        await admin.delete_route(session, await admin.get_route(session, route_id))
     return Response(status_code=204)
+
+
+class PreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    commands: dict[str, str] = Field(default_factory=dict)
+    bulk: bool = True
+    provider: str = Field(default="", max_length=200)
+
+
+class PreviewOut(BaseModel):
+    action: str
+    template: str
+    default: bool
+    one: str = Field(description="The message for one order.")
+    two: str | None = Field(description="Two orders in one message (null: bulk is off).")
+    problem: str = Field(description="Why saving this template would be refused.")
+
+
+@router.post("/providers/preview", response_model=list[PreviewOut])
+async def preview_route(request: Request, who: Who, slug: str,
+                        body: PreviewIn) -> list[PreviewOut]:
+    """What a provider group would receive for each action with these command templates,
+    for sample orders (EXT-99812, EXT-99813); nothing is saved or sent."""
+    ctx = context(request)
+    # Owners only, as everything that takes a route's settings (agents read routes).
+    await workspace_for(ctx, who, slug, write=True)
+    return [PreviewOut(**vars(p)) for p in
+            admin.preview_commands(body.commands, body.bulk, body.provider)]
 
 
 # --- linked chats and support chats -------------------------------------------------------------
@@ -676,11 +753,7 @@ async def delete_support(request: Request, who: Who, slug: str, support_id: int)
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug, write=True)
     async with ctx.db.session(ws.id) as session:
-        row = (await session.execute(
-            select(SupportChat).where(SupportChat.id == support_id))).scalar()
-        if row is None:
-            raise NotFound("no such support chat")
-        await linking.drop_support(session, row)
+        await admin.remove_support_chat(session, support_id)
     return Response(status_code=204)
 
 
@@ -713,13 +786,36 @@ class ServiceRuleIn(BaseModel):
 async def list_services(request: Request, who: Who, slug: str, limit: Limit = 100,
                         after: str | None = Query(default=None, description="Next page: "
                                                   "services after this id."),
-                        q: str | None = None) -> list[ServiceOut]:
+                        q: str | None = Query(default=None, description="Part of the "
+                                              "service's id or name."),
+                        show: str | None = Query(default=None, description="Only services "
+                                                 "whose start window is unknown "
+                                                 "(unknown_start), whose refill policy is "
+                                                 "unknown (unknown_refill), or that have a "
+                                                 "rule (overridden).")) -> list[ServiceOut]:
     """The cached catalogue, each service's start window and refill policy, and where from."""
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug)
     async with ctx.db.session(ws.id) as session:
-        rows = await admin.services_view(session, q=q, limit=limit, after=after)
+        rows = await admin.services_view(session, q=q, limit=limit, after=after, show=show)
     return [ServiceOut(**r) for r in rows]
+
+
+class ServicesStatusOut(BaseModel):
+    refreshed_at: datetime | None = Field(description="The last successful refresh.")
+    checked_at: datetime | None = Field(description="The last attempt.")
+    error: str = Field(description="Why the last attempt failed (empty: it worked).")
+    services: int
+    overrides: int
+
+
+@router.get("/services/status", response_model=ServicesStatusOut)
+async def services_status(request: Request, who: Who, slug: str) -> ServicesStatusOut:
+    """When the catalogue was last read from the panel, and the last error."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.session(ws.id) as session:
+        return ServicesStatusOut(**await admin.services_status(session))
 
 
 @router.put("/services/{service_id}/rule", response_model=ServiceOut)
@@ -741,11 +837,7 @@ async def delete_service_rule(request: Request, who: Who, slug: str,
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug, write=True)
     async with ctx.db.session(ws.id) as session:
-        row = (await session.execute(
-            select(ServiceOverride).where(ServiceOverride.service_id == service_id))).scalar()
-        if row is None:
-            raise NotFound("no rule for this service")
-        await session.delete(row)
+        await admin.delete_service_rule(session, service_id)
     return Response(status_code=204)
 
 

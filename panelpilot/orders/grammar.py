@@ -147,6 +147,11 @@ def _compact(word: str) -> str:
     return _COMPACT.sub("", fold(word)[1])
 
 
+def builtin_aliases() -> dict[str, tuple[str, ...]]:
+    """The words every workspace understands, by command (what the console lists)."""
+    return dict(_BUILTIN)
+
+
 _BUILTIN_INDEX: dict[str, str] = {
     _compact(alias): target for target, words in _BUILTIN.items() for alias in words
 }

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from panelpilot.templates.service import render_text
 
 DEFAULT_COMMAND = "{external_id} {action}"
+# The values ``command_text`` fills in; a command template may use only these.
+COMMAND_VALUES = ("external_id", "external_ids", "order_id", "action", "provider", "link",
+                  "quantity", "count")
 MAX_PER_MESSAGE = 50
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")

@@ -18,6 +18,7 @@ from panelpilot.channels.service import set_channel
 from panelpilot.context import Context
 from panelpilot.db.base import utcnow
 from panelpilot.orders import linking
+from panelpilot.orders.admin import set_settings
 from panelpilot.orders.models import (
     CommandLog,
     CommandOrder,
@@ -39,6 +40,8 @@ ORDER_BODIES = {
                                     "username": "someone"},
     ("POST", f"{P}/support-chats"): {"channel": "ordersbot", "chat": "-4343"},
     ("PUT", f"{P}/services/{{service_id}}/rule"): {"refill": 30},
+    ("POST", f"{P}/providers/preview"): {"commands": {"refill": "{external_id} refill"}},
+    ("PUT", f"{P}/aliases/{{word}}"): {"command": "refill"},
     ("POST", f"{P}/check"): {"text": "help"},
 }
 
@@ -79,6 +82,7 @@ async def order_ids(ctx: Context, workspace_id: int) -> dict[str, str]:
                                    refill_kind="days", refill_days=30, note="", source="api")
         s.add_all([dispatch, cooldown, ticket, override])
         await s.flush()
+        await set_settings(s, workspace_id, aliases={"yenile": "refill"})
         s.add(CommandOrder(workspace_id=workspace_id, command_id=command.id,
                            order_id="2274209", verdict="sent", reason="", detail="",
                            dispatch_id=dispatch.id))
@@ -89,4 +93,4 @@ async def order_ids(ctx: Context, workspace_id: int) -> dict[str, str]:
         return {"command_id": str(command.id), "dispatch_id": str(dispatch.id),
                 "cooldown_id": str(cooldown.id), "log_id": str(ticket.id),
                 "route_id": str(route.id), "link_id": str(link_id),
-                "support_id": str(support_id), "service_id": "101"}
+                "support_id": str(support_id), "service_id": "101", "word": "yenile"}
