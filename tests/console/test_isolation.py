@@ -58,6 +58,9 @@ BODIES: dict[str, dict[str, str]] = {
 }
 for _part in PARTS:
     BODIES.update(_part.BODIES)
+# Pages only owners may open (agents get 403): parts add theirs as OWNER_ONLY.
+OWNER_ONLY = ("/w/{slug}/tokens", "/w/{slug}/channels/new") + tuple(
+    p for part in PARTS for p in getattr(part, "OWNER_ONLY", ()))
 OBJECT_PARAMS = ("{member_id}", "{token_id}", "{key}", "{chat_pk}", "{event_id}",
                  "{message_id}") + tuple(p for part in PARTS for p in part.OBJECT_PARAMS)
 
@@ -202,8 +205,7 @@ async def test_agent_is_refused_every_change(
         url = _fill(path, ids)
         if method == "GET":
             r = await agent.get(url)
-            expected = 403 if path.startswith(("/w/{slug}/tokens", "/w/{slug}/channels/new")) \
-                else 200
+            expected = 403 if path.startswith(OWNER_ONLY) else 200
         else:
             r = await post(agent, url, BODIES[path])
             expected = 403
@@ -217,7 +219,7 @@ async def test_agent_pages_show_no_forms_that_would_be_refused(
     ids = await _seed(ctx, tenants)
     agent = await clients(AGENT)
     for method, path in workspace_routes(app):
-        if method != "GET" or path.startswith(("/w/{slug}/tokens", "/w/{slug}/channels/new")):
+        if method != "GET" or path.startswith(OWNER_ONLY):
             continue
         r = await agent.get(_fill(path, ids))
         forms = re.findall(r'<form method="post" action="([^"]+)"', r.text)
