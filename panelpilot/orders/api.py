@@ -9,29 +9,23 @@ Anything of another workspace answers 404.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, select
 
 from panelpilot.channels.models import ChannelAccount
 from panelpilot.chats.models import Chat
 from panelpilot.errors import NotFound
-from panelpilot.orders import admin, linking
+from panelpilot.orders import admin, analytics, linked_chats, linking, logs, testrun
 from panelpilot.orders.models import (
-    CommandLog,
-    CommandOrder,
-    Dispatch,
-    LinkedChat,
-    OrderCooldown,
     PanelCall,
     PanelTicketLog,
     ProviderRoute,
     SupportChat,
 )
-from panelpilot.outbox.models import OutboundMessage
 from panelpilot.web.auth import Principal, context, principal, workspace_for
 from panelpilot.web.paging import Before, Limit
 
@@ -46,15 +40,8 @@ def _page(query: Any, column: Any, limit: int, before: int | None) -> Any:
     return query.where(column < before) if before else query
 
 
-def _times(query: Any, column: Any, since: datetime | None, until: datetime | None) -> Any:
-    if since is not None:
-        query = query.where(column >= since)
-    if until is not None:
-        query = query.where(column < until)
-    return query
-
-
 # --- command log -----------------------------------------------------------------------------
+# The queries live in orders.logs, shared with the console's log pages.
 
 
 class CommandOrderOut(BaseModel):
@@ -91,68 +78,61 @@ class CommandOut(BaseModel):
     orders: list[CommandOrderOut] = Field(default_factory=list)
 
 
+class CommandDetailOut(CommandOut):
+    reply_message_ids: list[int] = Field(
+        default_factory=list, description="The answers queued in the chat (delivery log).")
+    dispatch_ids: list[int] = Field(default_factory=list)
+    panel_call_ids: list[int] = Field(default_factory=list)
+    panel_ticket_log_id: int | None = Field(
+        default=None, description="The panel-ticket entry, for commands from a ticket.")
+
+
+def _command_out(entry: logs.CommandEntry) -> CommandOut:
+    out = CommandOut.model_validate(entry.command, from_attributes=True)
+    out.orders = [CommandOrderOut.model_validate(i, from_attributes=True) for i in entry.orders]
+    return out
+
+
 @router.get("/commands", response_model=list[CommandOut])
 async def list_commands(
     request: Request, who: Who, slug: str, limit: Limit = 100, before: Before = None,
     since: Since = None, until: Until = None, chat_id: str | None = None,
-    username: str | None = None, order_id: str | None = None, verdict: str | None = None,
-    kind: str | None = None, action: str | None = None, source: str | None = None,
+    username: str | None = None,
+    order_id: str | None = Query(default=None, description="Commands that named this order."),
+    verdict: str | None = Query(default=None, description="An order's verdict (sent, status, "
+                                "not_found, not_yours, not_eligible, too_early, cooldown, "
+                                "provider_missing, route_missing), or 'allowed' / 'refused'."),
+    kind: str | None = None, action: str | None = None,
+    source: str | None = Query(default=None, description="chat, support, ticket or console."),
     outcome: str | None = None,
+    error_type: str | None = Query(default=None, description="typo, unrecognized, "
+                                   "missing_ids, missing_action, or 'any'."),
 ) -> list[CommandOut]:
     """The command log: who asked what, each order's verdict, and how long it took."""
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug)
-    query = _times(select(CommandLog), CommandLog.created_at, since, until)
-    for column, value in ((CommandLog.chat_id, chat_id), (CommandLog.kind, kind),
-                          (CommandLog.action, action), (CommandLog.source, source),
-                          (CommandLog.outcome, outcome)):
-        if value:
-            query = query.where(column == value)
-    if username:
-        query = query.where(func.lower(CommandLog.username) == username.lower())
-    item_filters = []
-    if order_id:
-        item_filters.append(CommandOrder.order_id == order_id)
-    if verdict:
-        item_filters.append(CommandOrder.verdict == verdict)
-    if item_filters:
-        query = query.where(exists().where(CommandOrder.command_id == CommandLog.id,
-                                           *item_filters))
+    filters = logs.CommandFilters(since, until, chat_id, username, order_id, verdict, kind,
+                                  action, source, outcome, error_type)
     async with ctx.db.session(ws.id) as session:
-        rows = list((await session.execute(
-            _page(query, CommandLog.id, limit, before))).scalars())
-        items = await _items(session, [r.id for r in rows])
-    return [_command_out(r, items.get(r.id, [])) for r in rows]
+        rows = await logs.commands(session, filters, limit=limit, before=before)
+    return [_command_out(r) for r in rows]
 
 
-async def _items(session: Any, ids: list[int]) -> dict[int, list[CommandOrder]]:
-    out: dict[int, list[CommandOrder]] = {}
-    if not ids:
-        return out
-    for item in (await session.execute(
-            select(CommandOrder).where(CommandOrder.command_id.in_(ids))
-            .order_by(CommandOrder.id))).scalars():
-        out.setdefault(item.command_id, []).append(item)
-    return out
-
-
-def _command_out(row: CommandLog, items: list[CommandOrder]) -> CommandOut:
-    out = CommandOut.model_validate(row, from_attributes=True)
-    out.orders = [CommandOrderOut.model_validate(i, from_attributes=True) for i in items]
-    return out
-
-
-@router.get("/commands/{command_id}", response_model=CommandOut)
-async def get_command(request: Request, who: Who, slug: str, command_id: int) -> CommandOut:
+@router.get("/commands/{command_id}", response_model=CommandDetailOut)
+async def get_command(request: Request, who: Who, slug: str,
+                      command_id: int) -> CommandDetailOut:
+    """One command, and the ids of what it led to (answers, dispatches, panel calls)."""
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug)
     async with ctx.db.session(ws.id) as session:
-        row = (await session.execute(
-            select(CommandLog).where(CommandLog.id == command_id))).scalar()
-        if row is None:
-            raise NotFound("no such command")
-        items = await _items(session, [row.id])
-    return _command_out(row, items.get(row.id, []))
+        found = await logs.command_detail(session, command_id)
+    out = CommandDetailOut(**_command_out(
+        logs.CommandEntry(found.command, found.orders)).model_dump())
+    out.reply_message_ids = [m.id for m in found.replies]
+    out.dispatch_ids = [d.id for d in found.dispatches]
+    out.panel_call_ids = [c.id for c in found.calls]
+    out.panel_ticket_log_id = found.ticket.id if found.ticket else None
+    return out
 
 
 class FailedCommandOut(BaseModel):
@@ -171,19 +151,10 @@ async def failed_commands(request: Request, who: Who, slug: str, since: Since = 
     """Messages nobody understood, most frequent first, with the command they were close to."""
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug)
-    last = func.max(CommandLog.created_at)
-    query = (select(CommandLog.text, CommandLog.error_type, func.max(CommandLog.suggestion),
-                    func.count(), func.count(func.distinct(CommandLog.chat_id)), last)
-             .where(CommandLog.kind == "unrecognized")
-             .group_by(CommandLog.text, CommandLog.error_type)
-             .order_by(func.count().desc(), last.desc()).limit(limit))
-    query = _times(query, CommandLog.created_at, since, None)
-    if error_type:
-        query = query.where(CommandLog.error_type == error_type)
     async with ctx.db.session(ws.id) as session:
-        rows = (await session.execute(query)).all()
-    return [FailedCommandOut(text=r[0], error_type=r[1], suggestion=r[2], occurrences=r[3],
-                             chats=r[4], last_seen=r[5]) for r in rows]
+        rows = await logs.failed_commands(session, since=since, error_type=error_type,
+                                          limit=limit)
+    return [FailedCommandOut.model_validate(r, from_attributes=True) for r in rows]
 
 
 # --- dispatch log ----------------------------------------------------------------------------
@@ -215,7 +186,8 @@ class DispatchOut(BaseModel):
     delivery: DeliveryOut | None
 
 
-def _dispatch_out(row: Dispatch, message: OutboundMessage | None) -> DispatchOut:
+def _dispatch_out(entry: logs.DispatchEntry) -> DispatchOut:
+    row, message = entry.dispatch, entry.message
     delivery = None
     if message is not None:
         delivery = DeliveryOut(message_id=message.id, status=message.status,
@@ -225,41 +197,29 @@ def _dispatch_out(row: Dispatch, message: OutboundMessage | None) -> DispatchOut
     return DispatchOut(id=row.id, created_at=row.created_at, command_id=row.command_id,
                        route_name=row.route_name, provider=row.provider, fallback=row.fallback,
                        action=row.action, channel_id=row.channel_id, chat_id=row.chat_id,
-                       text=row.text, order_ids=[i for i in row.order_ids.split(",") if i],
+                       text=row.text, order_ids=entry.order_ids,
                        external_ids=list(row.external_ids or []), delivery=delivery)
-
-
-def _with_delivery() -> Select:
-    return select(Dispatch, OutboundMessage).outerjoin(
-        OutboundMessage, OutboundMessage.id == Dispatch.message_id)
 
 
 @router.get("/dispatches", response_model=list[DispatchOut])
 async def list_dispatches(
     request: Request, who: Who, slug: str, limit: Limit = 100, before: Before = None,
-    since: Since = None, until: Until = None, provider: str | None = None,
+    since: Since = None, until: Until = None,
+    provider: str | None = Query(default=None, description="A route name, or the provider "
+                                 "as the panel reports it."),
     order_id: str | None = None, action: str | None = None, chat_id: str | None = None,
     status: str | None = Query(default=None, description="Send status: queued, sending, "
                                "sent, failed."),
+    command_id: int | None = Query(default=None, ge=1),
 ) -> list[DispatchOut]:
     """What went to provider groups: provider, group, text and whether it was delivered."""
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug)
-    query = _times(_with_delivery(), Dispatch.created_at, since, until)
-    if provider:
-        query = query.where((func.lower(Dispatch.route_name) == provider.lower())
-                            | (func.lower(Dispatch.provider) == provider.lower()))
-    if order_id:
-        query = query.where(Dispatch.order_ids.contains(f",{order_id},", autoescape=True))
-    if action:
-        query = query.where(Dispatch.action == action)
-    if chat_id:
-        query = query.where(Dispatch.chat_id == chat_id)
-    if status:
-        query = query.where(OutboundMessage.status == status)
+    filters = logs.DispatchFilters(since, until, provider, order_id, action, chat_id, status,
+                                   command_id)
     async with ctx.db.session(ws.id) as session:
-        rows = (await session.execute(_page(query, Dispatch.id, limit, before))).all()
-    return [_dispatch_out(d, m) for d, m in rows]
+        rows = await logs.dispatches(session, filters, limit=limit, before=before)
+    return [_dispatch_out(r) for r in rows]
 
 
 @router.get("/dispatches/{dispatch_id}", response_model=DispatchOut)
@@ -267,11 +227,7 @@ async def get_dispatch(request: Request, who: Who, slug: str, dispatch_id: int) 
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug)
     async with ctx.db.session(ws.id) as session:
-        row = (await session.execute(
-            _with_delivery().where(Dispatch.id == dispatch_id))).first()
-    if row is None:
-        raise NotFound("no such dispatch")
-    return _dispatch_out(row[0], row[1])
+        return _dispatch_out(await logs.dispatch(session, dispatch_id))
 
 
 # --- cooldowns -------------------------------------------------------------------------------
@@ -287,31 +243,31 @@ class CooldownOut(BaseModel):
     requested_by: str
     command_id: int | None
     created_at: datetime
+    chat_id: str | None = Field(default=None, description="The chat of the command that set "
+                                "it.")
+    username: str | None = None
 
 
 @router.get("/cooldowns", response_model=list[CooldownOut])
-async def list_cooldowns(request: Request, who: Who, slug: str, limit: Limit = 100,
-                         before: Before = None, order_id: str | None = None,
-                         action: str | None = None,
-                         active: bool | None = None) -> list[CooldownOut]:
-    """Cooldown records: which order and action, until when, and how many requests it held."""
-    from panelpilot.db.base import utcnow
-
+async def list_cooldowns(
+    request: Request, who: Who, slug: str, limit: Limit = 100, before: Before = None,
+    order_id: str | None = None, action: str | None = None, active: bool | None = None,
+    requested_by: str | None = Query(default=None, description="A username or source that "
+                                     "set it, or the chat id it came from."),
+    since: Since = None, until: Until = None,
+) -> list[CooldownOut]:
+    """Cooldown records: which order and action, until when, and how many requests it held.
+    ``since``/``until`` select by when the cooldown was set."""
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug)
-    now = utcnow()
-    query = select(OrderCooldown)
-    if order_id:
-        query = query.where(OrderCooldown.order_id == order_id)
-    if action:
-        query = query.where(OrderCooldown.action == action)
-    if active is not None:
-        query = query.where(OrderCooldown.until > now if active else OrderCooldown.until <= now)
+    filters = logs.CooldownFilters(order_id, action, active, requested_by, since, until)
     async with ctx.db.session(ws.id) as session:
-        rows = (await session.execute(_page(query, OrderCooldown.id, limit, before))).scalars()
-        return [CooldownOut(id=r.id, order_id=r.order_id, action=r.action, until=r.until,
-                            active=r.until > now, hits=r.hits, requested_by=r.requested_by,
-                            command_id=r.command_id, created_at=r.created_at) for r in rows]
+        rows = await logs.cooldowns(session, filters, limit=limit, before=before)
+        return [CooldownOut(id=r.id, order_id=c.order_id, action=c.action, until=c.until,
+                            active=r.active, hits=c.hits, requested_by=c.requested_by,
+                            command_id=c.command_id, created_at=c.created_at,
+                            chat_id=r.chat_id, username=r.username)
+                for r in rows for c in (r.cooldown,)]
 
 
 @router.delete("/cooldowns/{cooldown_id}", status_code=204)
@@ -320,11 +276,7 @@ async def clear_cooldown(request: Request, who: Who, slug: str, cooldown_id: int
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug, write=True)
     async with ctx.db.session(ws.id) as session:
-        row = (await session.execute(
-            select(OrderCooldown).where(OrderCooldown.id == cooldown_id))).scalar()
-        if row is None:
-            raise NotFound("no such cooldown")
-        await session.delete(row)
+        await logs.clear_cooldown(session, cooldown_id)
     return Response(status_code=204)
 
 
@@ -348,24 +300,27 @@ class TicketOut(BaseModel):
     replied_at: datetime | None
 
 
+def _ticket_out(row: PanelTicketLog) -> TicketOut:
+    out = TicketOut.model_validate(row, from_attributes=True)
+    out.error = logs.mask_secrets(out.error)
+    return out
+
+
 @router.get("/panel-tickets", response_model=list[TicketOut])
 async def list_tickets(request: Request, who: Who, slug: str, limit: Limit = 100,
-                       before: Before = None, status: str | None = None,
+                       before: Before = None,
+                       status: str | None = Query(default=None, description="decided, "
+                                                  "replied, reply_failed or skipped."),
                        username: str | None = None, ticket_id: str | None = None,
+                       action: str | None = None, order_id: str | None = None,
                        since: Since = None, until: Until = None) -> list[TicketOut]:
     """Ticket activity: panel tickets the ticket rules acted on, and the replies sent."""
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug)
-    query = _times(select(PanelTicketLog), PanelTicketLog.created_at, since, until)
-    if status:
-        query = query.where(PanelTicketLog.status == status)
-    if username:
-        query = query.where(func.lower(PanelTicketLog.username) == username.lower())
-    if ticket_id:
-        query = query.where(PanelTicketLog.ticket_id == ticket_id)
+    filters = logs.TicketFilters(since, until, status, username, ticket_id, action, order_id)
     async with ctx.db.session(ws.id) as session:
-        rows = (await session.execute(_page(query, PanelTicketLog.id, limit, before))).scalars()
-        return [TicketOut.model_validate(r, from_attributes=True) for r in rows]
+        rows = await logs.tickets(session, filters, limit=limit, before=before)
+        return [_ticket_out(r) for r in rows]
 
 
 @router.get("/panel-tickets/{log_id}", response_model=TicketOut)
@@ -373,11 +328,7 @@ async def get_ticket(request: Request, who: Who, slug: str, log_id: int) -> Tick
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug)
     async with ctx.db.session(ws.id) as session:
-        row = (await session.execute(
-            select(PanelTicketLog).where(PanelTicketLog.id == log_id))).scalar()
-        if row is None:
-            raise NotFound("no such ticket entry")
-        return TicketOut.model_validate(row, from_attributes=True)
+        return _ticket_out(await logs.ticket(session, log_id))
 
 
 class PanelCallOut(BaseModel):
@@ -394,25 +345,38 @@ class PanelCallOut(BaseModel):
     command_id: int | None
 
 
+def _call_out(row: PanelCall) -> PanelCallOut:
+    out = PanelCallOut.model_validate(row, from_attributes=True)
+    out.error, out.detail = logs.mask_secrets(out.error), logs.mask_secrets(out.detail)
+    return out
+
+
 @router.get("/panel-calls", response_model=list[PanelCallOut])
 async def list_panel_calls(request: Request, who: Who, slug: str, limit: Limit = 100,
-                           before: Before = None, ok: bool | None = None,
-                           operation: str | None = None, purpose: str | None = None,
-                           reason: str | None = None, since: Since = None,
-                           until: Until = None) -> list[PanelCallOut]:
+                           before: Before = None,
+                           ok: bool | None = Query(default=None, description="true: calls "
+                                                   "that worked, false: errors."),
+                           operation: str | None = Query(default=None, description="get_orders"
+                                                         ", get_user, list_services, "
+                                                         "list_tickets, reply_ticket…"),
+                           purpose: str | None = None, reason: str | None = None,
+                           command_id: int | None = Query(default=None, ge=1),
+                           since: Since = None, until: Until = None) -> list[PanelCallOut]:
     """Calls to the panel's API: what, how long, and the error when one failed."""
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug)
-    query = _times(select(PanelCall), PanelCall.created_at, since, until)
-    for column, value in ((PanelCall.operation, operation), (PanelCall.purpose, purpose),
-                          (PanelCall.reason, reason)):
-        if value:
-            query = query.where(column == value)
-    if ok is not None:
-        query = query.where(PanelCall.ok.is_(ok))
+    filters = logs.PanelCallFilters(since, until, ok, operation, purpose, reason, command_id)
     async with ctx.db.session(ws.id) as session:
-        rows = (await session.execute(_page(query, PanelCall.id, limit, before))).scalars()
-        return [PanelCallOut.model_validate(r, from_attributes=True) for r in rows]
+        rows = await logs.panel_calls(session, filters, limit=limit, before=before)
+        return [_call_out(r) for r in rows]
+
+
+@router.get("/panel-calls/{call_id}", response_model=PanelCallOut)
+async def get_panel_call(request: Request, who: Who, slug: str, call_id: int) -> PanelCallOut:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.session(ws.id) as session:
+        return _call_out(await logs.panel_call(session, call_id))
 
 
 # --- settings ----------------------------------------------------------------------------------
@@ -642,41 +606,48 @@ class LinkOut(BaseModel):
     chat_type: str
     title: str
     username: str
-    source: str
+    source: str = Field(description="file (workspace apply), api (console or API), support "
+                        "(a support chat's link command), self (the customer's one-time "
+                        "code), demo.")
     linked_by: str
     created_at: datetime
+    managed_by_file: bool = Field(description="Made by `workspace apply`: the next apply "
+                                  "puts it back as the file says.")
 
 
-def _linked_query() -> Select:
-    return (select(LinkedChat, Chat, ChannelAccount.key)
-            .join(Chat, Chat.id == LinkedChat.chat_pk)
-            .join(ChannelAccount, ChannelAccount.id == Chat.channel_id))
+class LinkHistoryOut(BaseModel):
+    at: datetime
+    what: str
+    by: str
+    outcome: str
+    command_id: int | None
 
 
-def _link_out(link: LinkedChat, chat: Chat, key: str) -> LinkOut:
-    return LinkOut(id=link.id, chat_pk=chat.id, channel=key, chat_id=chat.chat_id,
-                   chat_type=chat.chat_type, title=chat.title, username=link.username,
-                   source=link.source, linked_by=link.linked_by, created_at=link.created_at)
+class LinkDetailOut(LinkOut):
+    commands: list[CommandOut] = Field(description="The chat's last commands, newest first.")
+    history: list[LinkHistoryOut] = Field(description="Link requests, codes, support-chat "
+                                          "link commands and the current link, newest first.")
+
+
+def _link_out(row: linked_chats.LinkRow) -> LinkOut:
+    return LinkOut(**row.as_dict())
 
 
 @router.get("/linked-chats", response_model=list[LinkOut])
 async def list_links(request: Request, who: Who, slug: str, limit: Limit = 100,
                      before: Before = None, username: str | None = None,
                      q: str | None = Query(default=None, description="Part of a username, "
-                                           "chat id or chat title.")) -> list[LinkOut]:
+                                           "chat id or chat title."),
+                     channel: str | None = Query(default=None, description="A channel's key."),
+                     source: str | None = Query(default=None, description="file, api, "
+                                                "support, self or demo.")) -> list[LinkOut]:
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug)
-    query = _linked_query()
-    if username:
-        query = query.where(func.lower(LinkedChat.username) == username.lower())
-    if q:
-        pattern = f"%{q.lower()}%"
-        query = query.where(func.lower(LinkedChat.username).like(pattern)
-                            | func.lower(Chat.chat_id).like(pattern)
-                            | func.lower(Chat.title).like(pattern))
     async with ctx.db.session(ws.id) as session:
-        rows = (await session.execute(_page(query, LinkedChat.id, limit, before))).all()
-    return [_link_out(link, chat, key) for link, chat, key in rows]
+        rows = await linked_chats.list_links(session, q=q or "", username=username or "",
+                                             channel=channel or "", source=source or "",
+                                             before=before, limit=limit)
+    return [_link_out(r) for r in rows]
 
 
 @router.post("/linked-chats", response_model=LinkOut, status_code=201)
@@ -687,8 +658,26 @@ async def create_link(request: Request, who: Who, slug: str, body: LinkIn) -> Li
     async with ctx.db.session(ws.id) as session:
         link = await admin.link_chat(session, ws.id, body.channel, body.chat, body.username,
                                      by=f"API token {who.name}")
-        row = (await session.execute(_linked_query().where(LinkedChat.id == link.id))).one()
-    return _link_out(*row)
+        return _link_out(await linked_chats.link_by_id(session, link.id))
+
+
+@router.get("/linked-chats/{link_id}", response_model=LinkDetailOut)
+async def get_link(request: Request, who: Who, slug: str, link_id: int) -> LinkDetailOut:
+    """One link with the chat's last commands and its link history."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.session(ws.id) as session:
+        row = await linked_chats.link_by_id(session, link_id)
+        detail = await linked_chats.chat_link(session, row.chat_pk)
+    commands = []
+    for c in detail.commands:
+        out = CommandOut.model_validate(c, from_attributes=True)
+        out.orders = [CommandOrderOut.model_validate(i, from_attributes=True)
+                      for i in detail.orders.get(c.id, [])]
+        commands.append(out)
+    return LinkDetailOut(
+        **row.as_dict(), commands=commands,
+        history=[LinkHistoryOut(**h.as_dict()) for h in detail.history])
 
 
 @router.delete("/linked-chats/{link_id}", status_code=204)
@@ -696,10 +685,10 @@ async def delete_link(request: Request, who: Who, slug: str, link_id: int) -> Re
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug, write=True)
     async with ctx.db.session(ws.id) as session:
-        row = (await session.execute(_linked_query().where(LinkedChat.id == link_id))).first()
-        if row is None:
-            raise NotFound("no such linked chat")
-        await linking.unlink(session, row[1])
+        row = await linked_chats.link_by_id(session, link_id)
+        chat = await session.get(Chat, row.chat_pk)
+        if chat is not None:
+            await linking.unlink(session, chat)
     return Response(status_code=204)
 
 
@@ -871,3 +860,137 @@ async def check_command(request: Request, who: Who, slug: str, body: CheckIn) ->
     ws = await workspace_for(ctx, who, slug, write=True)
     return await admin.dry_run(ctx, ws.id, body.text, body.username)
 
+
+class TestRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(max_length=testrun.MAX_TEXT, description="The message, e.g. "
+                      "'2274209 refill'.")
+    username: str | None = Field(default=None, max_length=100,
+                                 description="As this linked customer; leave out to act as "
+                                             "a support chat (any order).")
+
+
+class TestRunOut(BaseModel):
+    id: int
+    created_at: datetime
+    run_by: str
+    username: str | None = Field(description="None: run as a support chat.")
+    text: str
+    passed: bool = Field(description="Read as an order command, the panel answered, an order "
+                         "was allowed and a command would go to a provider group.")
+    summary: str
+    result: dict[str, Any] = Field(description="How the text was read (kind, action, "
+                                   "order_ids, corrected_from, suggestion), each order's "
+                                   "verdict with its checks, the customer's answer and the "
+                                   "provider commands (dispatches).")
+
+
+@router.post("/test-runs", response_model=TestRunOut, status_code=201)
+async def create_test_run(request: Request, who: Who, slug: str,
+                          body: TestRunIn) -> TestRunOut:
+    """Run a command through the real checks and keep the run (the console's test console).
+    The panel is asked for real; no cooldown is taken and nothing is sent."""
+    ctx = context(request)
+    # Owners only: it calls the panel for real, like the connection test.
+    ws = await workspace_for(ctx, who, slug, write=True)
+    row = await testrun.run_test(ctx, ws.id, text=body.text, username=body.username,
+                                 run_by=f"API token {who.name}")
+    return TestRunOut(**testrun.as_dict(row))
+
+
+@router.get("/test-runs", response_model=list[TestRunOut])
+async def list_test_runs(request: Request, who: Who, slug: str, limit: Limit = 100,
+                         before: Before = None, passed: bool | None = None
+                         ) -> list[TestRunOut]:
+    """Earlier test runs, newest first."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.session(ws.id) as session:
+        rows = await testrun.recent_runs(session, limit=limit, before=before, passed=passed)
+    return [TestRunOut(**testrun.as_dict(r)) for r in rows]
+
+
+@router.get("/test-runs/{run_id}", response_model=TestRunOut)
+async def get_test_run(request: Request, who: Who, slug: str, run_id: int) -> TestRunOut:
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.session(ws.id) as session:
+        return TestRunOut(**testrun.as_dict(await testrun.get_run(session, run_id)))
+
+
+# --- analytics -------------------------------------------------------------------------------
+
+
+class CountOut(BaseModel):
+    label: str
+    count: int
+
+
+class ProviderCountOut(BaseModel):
+    label: str
+    fallback: bool
+    dispatches: int
+    failed: int
+
+
+class DayOut(BaseModel):
+    day: date
+    commands: int
+    failed: int
+
+
+class AlertOut(BaseModel):
+    kind: str
+    title: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    window_hours: int
+    channel_id: int | None
+    channel_key: str | None
+    chat_id: str
+    chat_pk: int | None
+    chat_title: str
+    username: str | None
+
+
+class AnalyticsOut(BaseModel):
+    days: int
+    since: datetime
+    until: datetime
+    linked_chats: int
+    linked_usernames: int
+    active_chats_today: int
+    commands_today: int
+    commands_month: int
+    commands: int
+    failed: int
+    failure_rate: float
+    unrecognized: int
+    api_problems: int
+    avg_latency_ms: float | None
+    p95_latency_ms: int | None
+    dispatches: int
+    cooldown_hits: int
+    active_cooldowns: int
+    actions: list[CountOut]
+    verdicts: list[CountOut]
+    providers: list[ProviderCountOut]
+    daily: list[DayOut]
+    failed_commands: list[FailedCommandOut]
+    alerts: list[AlertOut]
+
+
+@router.get("/analytics", response_model=AnalyticsOut)
+async def get_analytics(
+    request: Request, who: Who, slug: str,
+    days: int = Query(default=analytics.DEFAULT_DAYS, ge=1, le=analytics.MAX_DAYS,
+                      description="The period: the last N days (UTC), today included."),
+) -> AnalyticsOut:
+    """The Analytics page's figures: commands, failures, response times, actions, providers,
+    cooldown hits, commands per day, the most frequent failed commands and suspicious chats."""
+    ctx = context(request)
+    ws = await workspace_for(ctx, who, slug)
+    async with ctx.db.read_session(ws.id) as session:
+        figures = await analytics.figures(session, days)
+    return AnalyticsOut.model_validate(figures, from_attributes=True)

@@ -25,6 +25,8 @@ from panelpilot.orders.models import (
     Dispatch,
     LinkedChat,
     OrderCooldown,
+    OrderTestRun,
+    PanelCall,
     PanelTicketLog,
     ProviderRoute,
     ServiceOverride,
@@ -43,6 +45,7 @@ ORDER_BODIES = {
     ("POST", f"{P}/providers/preview"): {"commands": {"refill": "{external_id} refill"}},
     ("PUT", f"{P}/aliases/{{word}}"): {"command": "refill"},
     ("POST", f"{P}/check"): {"text": "help"},
+    ("POST", f"{P}/test-runs"): {"text": "help"},
 }
 
 
@@ -80,7 +83,13 @@ async def order_ids(ctx: Context, workspace_id: int) -> dict[str, str]:
                                 reply="ok", error="", attempts=1, created_at=now)
         override = ServiceOverride(workspace_id=workspace_id, service_id="101",
                                    refill_kind="days", refill_days=30, note="", source="api")
-        s.add_all([dispatch, cooldown, ticket, override])
+        call = PanelCall(workspace_id=workspace_id, created_at=now, operation="get_orders",
+                         purpose="chat", detail="1 id(s): 2274209", ok=True,
+                         duration_ms=40, command_id=command.id)
+        run = OrderTestRun(workspace_id=workspace_id, created_at=now, run_by="owner",
+                           username="john_doe", text="2274209 refill", passed=False,
+                           summary="Not passed", result={})
+        s.add_all([dispatch, cooldown, ticket, override, call, run])
         await s.flush()
         await set_settings(s, workspace_id, aliases={"yenile": "refill"})
         s.add(CommandOrder(workspace_id=workspace_id, command_id=command.id,
@@ -92,5 +101,6 @@ async def order_ids(ctx: Context, workspace_id: int) -> dict[str, str]:
             SupportChat.chat_pk == team.id))).scalar_one()
         return {"command_id": str(command.id), "dispatch_id": str(dispatch.id),
                 "cooldown_id": str(cooldown.id), "log_id": str(ticket.id),
+                "call_id": str(call.id), "run_id": str(run.id),
                 "route_id": str(route.id), "link_id": str(link_id),
                 "support_id": str(support_id), "service_id": "101", "word": "yenile"}
