@@ -92,7 +92,13 @@ async def seed_log(ctx: Context, workspace_id: int, now: datetime) -> int:
     pks = await add_chats(ctx, workspace_id, channel_id,
                           {"1001": "John", "1002": "Jane", "1003": "Typo Tim",
                            "1004": "Chatty", "1005": "John's group"})
-    today = now - timedelta(hours=1)
+    # An hour ago, but never before midnight: "today" stays today whenever the tests run.
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = max(now - timedelta(hours=1), midnight)
+    # Early on the 1st of this month, and the day before it (last month).
+    month = midnight.replace(day=1)
+    this_month = month + min(timedelta(minutes=30), (now - month) / 2)
+    last_month = month - timedelta(hours=12)
     await write(ctx, workspace_id, channel_id, [
         Cmd(today, "1001", latency=100, username="john", items=[("2274209", "sent")],
             dispatches=[("smmprovider", False, True)]),
@@ -111,12 +117,11 @@ async def seed_log(ctx: Context, workspace_id: int, now: datetime) -> int:
             text="hello there", error_type="unrecognized"),
         Cmd(now - timedelta(days=7), "1001", action="cancel", outcome="api_problem",
             latency=5000),
-        Cmd(datetime(2025, 2, 1, 0, 30, tzinfo=UTC), "1002", kind="help", action="help",
-            outcome="help", latency=10),
-        Cmd(datetime(2025, 1, 31, 12, 0, tzinfo=UTC), "1001", latency=600,
-            items=[("2274212", "sent")], dispatches=[("", True, True)]),
-        Cmd(datetime(2025, 1, 5, 12, 0, tzinfo=UTC), "1001", latency=700,
-            items=[("2274213", "sent")], dispatches=[("smmprovider", False, True)]),
+        Cmd(this_month, "1002", kind="help", action="help", outcome="help", latency=10),
+        Cmd(last_month, "1001", latency=600, items=[("2274212", "sent")],
+            dispatches=[("", True, True)]),
+        Cmd(now - timedelta(days=36), "1001", latency=700, items=[("2274213", "sent")],
+            dispatches=[("smmprovider", False, True)]),
     ])
     async with ctx.db.session(workspace_id) as s:
         for chat, username in (("1001", "john"), ("1002", "jane"), ("1005", "John")):
