@@ -409,10 +409,6 @@ async def services_view(session: AsyncSession, *, q: str | None, limit: int,
 
     ``q``: part of the id or name; ``show``: one of ``SERVICE_FILTERS``; ``after``: the
     next page starts after this id."""
-    from panelpilot.orders.checks import resolve_service
-    from panelpilot.orders.service_rules import describe_refill, describe_window
-    from panelpilot.orders.workflow import override_of
-
     if show is not None and show not in SERVICE_FILTERS:
         raise Invalid(f"show: one of {', '.join(SERVICE_FILTERS)}", field="show")
     rules, _, _ = await load_rules(session)
@@ -437,30 +433,51 @@ async def services_view(session: AsyncSession, *, q: str | None, limit: int,
     for sid in ids:
         if len(out) >= limit:
             break
-        cache = by_id.get(sid)
-        override = overrides.get(sid)
-        rule = resolve_service(sid, cache.name if cache else None,
-                               override_of(override) if override else None,
-                               rules.keywords.keywords(), rules.default_window)
-        if (show == "unknown_start" and rule.start is not None) or (
-                show == "unknown_refill" and rule.refill.is_known):
-            continue
-        out.append({
-            "service_id": sid, "name": cache.name if cache else None,
-            "category": cache.category if cache else None,
-            "refill_button": cache.refill_button if cache else None,
-            "cancel_button": cache.cancel_button if cache else None,
-            "start": describe_window(rule.start), "start_from": rule.start_from,
-            "refill": describe_refill(rule.refill), "refill_from": rule.refill_from,
-            "evidence": list(rule.evidence),
-            "override": ({"start_min_s": override.start_min_s,
-                          "start_max_s": override.start_max_s,
-                          "refill_kind": override.refill_kind,
-                          "refill_days": override.refill_days, "note": override.note,
-                          "source": override.source} if override else None),
-            "refreshed_at": cache.refreshed_at if cache else None,
-        })
+        view = _service_view(sid, by_id.get(sid), overrides.get(sid), rules)
+        if (show == "unknown_start" and view["start"] == "unknown") or (
+                show == "unknown_refill" and view["refill"] == "unknown") or show in (
+                None, "overridden"):
+            out.append(view)
     return out
+
+
+async def service_detail(session: AsyncSession, service_id: str) -> dict[str, Any] | None:
+    """One service as ``services_view`` shows it, or None when it is neither in the
+    catalogue nor has a rule."""
+    cache = (await session.execute(
+        select(ServiceCache).where(ServiceCache.service_id == service_id))).scalar()
+    override = (await session.execute(
+        select(ServiceOverride).where(ServiceOverride.service_id == service_id))).scalar()
+    if cache is None and override is None:
+        return None
+    rules, _, _ = await load_rules(session)
+    return _service_view(service_id, cache, override, rules)
+
+
+def _service_view(sid: str, cache: ServiceCache | None, override: ServiceOverride | None,
+                  rules: OrderRules) -> dict[str, Any]:
+    from panelpilot.orders.checks import resolve_service
+    from panelpilot.orders.service_rules import describe_refill, describe_window
+    from panelpilot.orders.workflow import override_of
+
+    rule = resolve_service(sid, cache.name if cache else None,
+                           override_of(override) if override else None,
+                           rules.keywords.keywords(), rules.default_window)
+    return {
+        "service_id": sid, "name": cache.name if cache else None,
+        "category": cache.category if cache else None,
+        "refill_button": cache.refill_button if cache else None,
+        "cancel_button": cache.cancel_button if cache else None,
+        "start": describe_window(rule.start), "start_from": rule.start_from,
+        "refill": describe_refill(rule.refill), "refill_from": rule.refill_from,
+        "evidence": list(rule.evidence),
+        "override": ({"start_min_s": override.start_min_s,
+                      "start_max_s": override.start_max_s,
+                      "refill_kind": override.refill_kind,
+                      "refill_days": override.refill_days, "note": override.note,
+                      "source": override.source} if override else None),
+        "refreshed_at": cache.refreshed_at if cache else None,
+    }
 
 
 # --- dry run ---------------------------------------------------------------------------------
