@@ -87,12 +87,12 @@ async def panel_call_log(request: Request, slug: str, since: str = "", until: st
         **form.values(), **shared(page))
 
 
-@router.get("/w/{slug}/panel-calls/{call_id}")
-async def panel_call_detail(request: Request, slug: str, call_id: int) -> Response:
+@router.get("/w/{slug}/panel-calls/{panel_call_id}")
+async def panel_call_detail(request: Request, slug: str, panel_call_id: int) -> Response:
     page = await open_workspace(request, slug)
     async with page.console.ctx.db.read_session(page.ws.id) as session:
         try:
-            call = await logs.panel_call(session, call_id)
+            call = await logs.panel_call(session, panel_call_id)
         except NotFound:
             raise not_found() from None
         command = None

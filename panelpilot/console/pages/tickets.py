@@ -63,12 +63,12 @@ async def ticket_log(request: Request, slug: str, since: str = "", until: str = 
         **form.values(), **shared(page))
 
 
-@router.get("/w/{slug}/panel-tickets/{log_id}")
-async def ticket_detail(request: Request, slug: str, log_id: int) -> Response:
+@router.get("/w/{slug}/panel-tickets/{ticket_entry_id}")
+async def ticket_detail(request: Request, slug: str, ticket_entry_id: int) -> Response:
     page = await open_workspace(request, slug)
     async with page.console.ctx.db.read_session(page.ws.id) as session:
         try:
-            row = await logs.ticket(session, log_id)
+            row = await logs.ticket(session, ticket_entry_id)
         except NotFound:
             raise not_found() from None
         command = None
