@@ -86,15 +86,26 @@ def rule_errors(rules: dict[str, Any]) -> dict[str, str]:
     ``tickets.lookback_hours``…), worded for a person; empty when ``set_settings`` accepts it."""
     from pydantic import ValidationError
 
+    out: dict[str, str] = {}
     try:
         OrderRules.model_validate(rules)
     except ValidationError as exc:
-        out: dict[str, str] = {}
         for error in exc.errors():
             where = ".".join(str(p) for p in error.get("loc", ()))
             out.setdefault(where, _worded(error))
-        return out
-    return {}
+    cooldowns = rules.get("cooldown_minutes")
+    if out and isinstance(cooldowns, dict):
+        # The range check of the cooldowns runs only once all of them are numbers: check
+        # each one alone too, so that every wrong cooldown is named at once.
+        for action, minutes in cooldowns.items():
+            try:
+                OrderRules.model_validate({"cooldown_minutes": {action: minutes}})
+            except ValidationError as exc:
+                for error in exc.errors():
+                    out.setdefault(f"cooldown_minutes.{action}", _worded(error))
+        out = {k: v for k, v in out.items() if k != "cooldown_minutes"
+               or not any(key.startswith("cooldown_minutes.") for key in out)}
+    return out
 
 
 def _worded(error: Any) -> str:
