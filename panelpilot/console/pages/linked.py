@@ -80,6 +80,9 @@ async def _list(request: Request, page: WorkspacePage, *, q: str = "", channel: 
     filters = {"q": q, "channel": channel, "source": source}
     base = f"{page.base}/linked"
     extra = await _form_values(page) if page.can_write else {"known": [], "channel_keys": keys}
+    errors = dict(errors or {})
+    if "known" in errors and not extra["known"]:
+        errors["form"] = errors.pop("known")  # no list to show it beside
     return await render(
         request, "ws/linked.html", status=status, page=page, active="linked",
         title="Linked users", paging=Paging.of(rows, base, filters, older_than), total=total,
@@ -88,7 +91,7 @@ async def _list(request: Request, page: WorkspacePage, *, q: str = "", channel: 
         source_options={"": "Any source", **linked_chats.SOURCES},
         filtered=any(filters.values()) or older_than is not None, clear_url=base,
         here=url_with(base, {**filters, "before": older_than}),
-        errors=errors or {}, values=form or {}, file_note=FILE_NOTE, **extra)
+        errors=errors, values=form or {}, file_note=FILE_NOTE, **extra)
 
 
 def _link_errors(exc: DomainError, known: bool) -> dict[str, str]:
@@ -142,10 +145,14 @@ async def link_chat(request: Request, slug: str) -> Response:
                     known_pk = existing
                 if known_pk is not None:
                     previous = await linked_chats.link_of_chat(session, known_pk)
-                link = await admin.link_chat(session, page.ws.id, channel, chat_id,
-                                             form["username"], by=_who(page))
-                chat_pk = link.chat_pk
-                username = link.username
+                username = linking.check_username(form["username"])
+                if previous is not None and previous.username == username:
+                    # Nothing to change; linking again would only take a file's link over.
+                    chat_pk = previous.chat_pk
+                else:
+                    link = await admin.link_chat(session, page.ws.id, channel, chat_id,
+                                                 username, by=_who(page))
+                    chat_pk, username = link.chat_pk, link.username
         except DomainError as exc:
             errors = _link_errors(exc, bool(form["known"]))
     if errors:
