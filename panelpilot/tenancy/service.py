@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from panelpilot.db.base import utcnow
 from panelpilot.errors import Conflict, Invalid, NotFound
+from panelpilot.templates.defaults import copy_into
 from panelpilot.tenancy.models import ApiToken, Membership, Role, User, Workspace, WorkspaceStatus
 from panelpilot.tenancy.passwords import check_password_strength, hash_password
 from panelpilot.tenancy.tokens import IssuedToken, issue_token
@@ -49,6 +50,8 @@ async def create_workspace(
                    settings={})
     session.add(ws)
     await session.flush()
+    # A new workspace starts with the platform owner's default wording as its own templates.
+    await copy_into(session, ws.id)
     return ws
 
 

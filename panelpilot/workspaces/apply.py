@@ -12,8 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from panelpilot.context import Context
 from panelpilot.db.scoping import PLATFORM_KEY, SCOPE_KEY
 from panelpilot.errors import DomainError, NotFound
-from panelpilot.tenancy.models import Workspace
-from panelpilot.tenancy.service import check_slug, workspace_by_slug
+from panelpilot.tenancy.service import check_slug, create_workspace, workspace_by_slug
 from panelpilot.workspaces.sections import SECTIONS, Run
 from panelpilot.workspaces.yamlfile import FileError, Path, dotted, line_of, load, substitute_env
 
@@ -81,10 +80,7 @@ async def apply_file(
         ws = await workspace_by_slug(session, slug)
         created = ws is None
         if ws is None:
-            ws = Workspace(slug=slug, name=ws_model.name, status="active",
-                           settings={})
-            session.add(ws)
-            await session.flush()
+            ws = await create_workspace(session, slug=slug, name=ws_model.name)
         # From here on the session sees only this workspace, like any workspace session.
         session.info.pop(PLATFORM_KEY, None)
         session.info[SCOPE_KEY] = ws.id

@@ -215,15 +215,18 @@ def _connect(ctx: Context, channel_id: int, key: str) -> Callable[[], Awaitable[
 
 
 class TemplatesSection(Section):
-    """``templates:`` the workspace's own wording, key -> text; absent keys use the default."""
+    """``templates:`` the workspace's own wording, key -> text; absent keys use the default:
+    the platform owner's default wording when there is one (what a new workspace starts with),
+    else the built-in wording."""
 
     name = "templates"
     model = dict[str, str]
 
     async def apply(self, run: Run, value: dict[str, str] | None) -> None:
         from panelpilot.templates import service as templates
+        from panelpilot.templates.defaults import platform_texts
 
-        wanted = value or {}
+        wanted = {**await platform_texts(run.session), **(value or {})}
         for key in await templates.overrides(run.session):
             if key not in wanted and await templates.reset_template(run.session, key):
                 run.changed(f"template {key} reset to the default")
