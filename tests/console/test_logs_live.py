@@ -41,7 +41,7 @@ async def test_a_refill_shows_up_in_every_log(live: Shop, clients: ClientFactory
     detail = (await owner.get(f"/w/acme/commands/{listed[-1]}")).text
     assert "Sent to the provider" in detail and "completed" in detail
     assert "EXT-99812 refill" in detail and "smmprovider.com" in detail
-    assert re.search(r'href="/w/acme/messages/\d+">message #', detail)
+    assert re.search(r'href="/w/acme/messages/\d+">event #', detail)
     assert re.search(r'href="/w/acme/outbox/\d+">Message #', detail)
     assert re.search(r'href="/w/acme/panel-calls/\d+"', detail)
 
