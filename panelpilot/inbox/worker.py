@@ -28,8 +28,13 @@ async def _run_chat(ctx: Context, first: Claim) -> None:
                 await release_failed(ctx, current, f"{type(exc).__name__}: {exc}")
             return
         # Stay with this chat while it has more: its next event is now the oldest.
-        more = await claim(ctx.db, 1, chat_key=current.chat_key,
-                           lease=ctx.settings.inbox_lease_seconds)
+        try:
+            more = await claim(ctx.db, 1, chat_key=current.chat_key,
+                               lease=ctx.settings.inbox_lease_seconds)
+        except Exception:
+            # The main loop claims this chat's next event on its next round.
+            log.exception("cannot claim the next event of a chat")
+            return
         current = more[0] if more else None
 
 

@@ -15,10 +15,10 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_, select, update
+from sqlalchemy import Integer, Select, and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from panelpilot.channels.base import (
@@ -37,7 +37,7 @@ from panelpilot.channels.service import load_creds, set_status
 from panelpilot.chats import service as chats
 from panelpilot.chats.models import Chat
 from panelpilot.context import Context
-from panelpilot.db.base import utcnow
+from panelpilot.db.base import UtcDateTime, utcnow
 from panelpilot.db.engine import Database
 from panelpilot.db.groupcommit import GroupCommit
 from panelpilot.outbox.models import OutboundAttempt, OutboundMessage, SendStatus
@@ -67,9 +67,14 @@ class Job:
     migrated_resend: bool
 
 
-def _claimable(now: datetime) -> Select[int]:
+_older = aliased(OutboundMessage, name="older")
+_statements: dict[tuple[str, bool], Any] = {}
+
+
+def _claimable() -> Select[int]:
+    """Sendable message ids, oldest first; parameter ``now``."""
     msg = OutboundMessage
-    older = aliased(OutboundMessage)
+    now = bindparam("now", type_=UtcDateTime())
     # The IN lets the database walk the status index instead of every message ever sent.
     ready = and_(
         msg.status.in_((SendStatus.QUEUED, SendStatus.SENDING)),
@@ -77,9 +82,9 @@ def _claimable(now: datetime) -> Select[int]:
             and_(msg.status == SendStatus.SENDING, msg.locked_until < now)),
     )
     blocked = exists().where(
-        older.channel_id == msg.channel_id, older.chat_id == msg.chat_id, older.id < msg.id,
-        or_(and_(older.status == SendStatus.QUEUED, older.next_attempt_at <= now),
-            older.status == SendStatus.SENDING),
+        _older.channel_id == msg.channel_id, _older.chat_id == msg.chat_id, _older.id < msg.id,
+        or_(and_(_older.status == SendStatus.QUEUED, _older.next_attempt_at <= now),
+            _older.status == SendStatus.SENDING),
     )
     channel_ok = exists().where(
         ChannelAccount.id == msg.channel_id, ChannelAccount.status == ChannelStatus.ACTIVE,
@@ -88,33 +93,50 @@ def _claimable(now: datetime) -> Select[int]:
     return select(msg.id).where(ready, channel_ok, ~blocked).order_by(msg.id)
 
 
+def _statement(what: str, sqlite: bool) -> Any:
+    """The probe or the claim, built once (building SQLAlchemy expressions with an alias
+    costs more than running them); ``limit`` is a parameter too."""
+    statement = _statements.get((what, sqlite))
+    if statement is not None:
+        return statement
+    if what == "probe":
+        statement = _claimable().limit(1)
+    else:
+        msg = OutboundMessage
+        pick = _claimable().limit(bindparam("limit", type_=Integer()))
+        if not sqlite:
+            pick = pick.with_for_update(of=msg, skip_locked=True)
+        statement = (
+            update(msg)
+            .where(msg.id.in_(pick.scalar_subquery()))
+            .values(status=SendStatus.SENDING, locked_until=bindparam("until"),
+                    attempts=msg.attempts + 1)
+            .returning(msg.id, msg.workspace_id, msg.channel_id, msg.chat_id, msg.kind, msg.text,
+                       msg.keyboard, msg.reply_to, msg.attempts, msg.max_attempts,
+                       msg.migrated_resend)
+            .execution_options(synchronize_session=False)
+        )
+    _statements[(what, sqlite)] = statement
+    return statement
+
+
 async def claim(db: Database, limit: int, lease: float = LEASE_SECONDS) -> list[Job]:
     """Take up to ``limit`` ready messages: per chat only the oldest ready one."""
     async with db.read_session() as session:
-        if (await session.execute(_claimable(utcnow()).limit(1))).first() is None:
+        probe = _statement("probe", db.is_sqlite)
+        if (await session.execute(probe, {"now": utcnow()})).first() is None:
             return []
     async with db.platform_session() as session:
         # On SQLite the first statement waits for the write lock: take "now" after it, or a
         # claim that waited would carry a time from before the previous holder committed.
-        await session.execute(select(1))
+        await session.execute(_SELECT_1)
         now = utcnow()
-        msg = OutboundMessage
-        pick = _claimable(now).limit(limit)
-        if not db.is_sqlite:
-            pick = pick.with_for_update(of=msg, skip_locked=True)
-        statement = (
-            update(OutboundMessage)
-            .where(OutboundMessage.id.in_(pick.scalar_subquery()))
-            .values(status=SendStatus.SENDING, locked_until=now + timedelta(seconds=lease),
-                    attempts=OutboundMessage.attempts + 1)
-            .returning(OutboundMessage.id, OutboundMessage.workspace_id, OutboundMessage.channel_id,
-                       OutboundMessage.chat_id, OutboundMessage.kind, OutboundMessage.text,
-                       OutboundMessage.keyboard, OutboundMessage.reply_to, OutboundMessage.attempts,
-                       OutboundMessage.max_attempts, OutboundMessage.migrated_resend)
-            .execution_options(synchronize_session=False)
-        )
-        rows = (await session.execute(statement)).all()
+        rows = (await session.execute(_statement("claim", db.is_sqlite), {
+            "now": now, "until": now + timedelta(seconds=lease), "limit": limit})).all()
     return sorted((Job(*row) for row in rows), key=lambda j: j.id)
+
+
+_SELECT_1 = select(1)
 
 
 def _keyboard(raw: list[Any] | None) -> list[list[Button]] | None:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -39,7 +40,7 @@ def start_worker(stack: Stack, **extra: str) -> subprocess.Popen[bytes]:
         PANELPILOT_HTTP_TIMEOUT="3",
         PANELPILOT_LOG_LEVEL="WARNING", **extra)
     return subprocess.Popen([sys.executable, "-m", "panelpilot", "worker", "--concurrency", "4"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            env=env, stdout=subprocess.DEVNULL, stderr=tempfile.TemporaryFile())
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
