@@ -17,7 +17,8 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
-WIDTH = 640
+WIDTH = 640  # the daily chart: wide, it takes a whole card
+BARS_WIDTH = 520  # bar charts: about their size in a half-width card, so text keeps its size
 _ids = itertools.count(1)
 
 
@@ -40,19 +41,20 @@ def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _open(height: int, title: str, desc: str, cls: str) -> tuple[str, str]:
+def _open(height: int, title: str, desc: str, cls: str,
+          width: int = WIDTH) -> tuple[str, str]:
     uid = f"chart{next(_ids)}"
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {cls}" role="img" '
-            f'viewBox="0 0 {WIDTH} {height}" width="100%" '
+            f'viewBox="0 0 {width} {height}" width="100%" '
             f'preserveAspectRatio="xMinYMin meet" aria-labelledby="{uid}-t {uid}-d">'
             f'<title id="{uid}-t">{escape(title)}</title><desc id="{uid}-d">{escape(desc)}</desc>')
     return uid, head
 
 
-def _empty(title: str, message: str, cls: str) -> Markup:
-    _, head = _open(90, title, message, f"{cls} chart-empty")
-    return Markup(head + f'<rect class="chart-frame" x="0.5" y="0.5" width="{WIDTH - 1}" '
-                  f'height="89" rx="8"/><text class="chart-empty-text" x="{WIDTH // 2}" '
+def _empty(title: str, message: str, cls: str, width: int = WIDTH) -> Markup:
+    _, head = _open(90, title, message, f"{cls} chart-empty", width)
+    return Markup(head + f'<rect class="chart-frame" x="0.5" y="0.5" width="{width - 1}" '
+                  f'height="89" rx="8"/><text class="chart-empty-text" x="{width // 2}" '
                   f'y="50" text-anchor="middle">{escape(message)}</text></svg>')
 
 
@@ -64,15 +66,15 @@ def bar_chart(bars: Sequence[Bar], *, title: str, unit: str = "",
               empty: str = "Nothing to show yet.") -> Markup:
     """Horizontal bars, one row per item, the label left and the count right of its bar."""
     if not bars or not any(b.value for b in bars):
-        return _empty(title, empty, "chart-bars")
-    row, top, label_w, value_w = 30, 8, 170, 130
+        return _empty(title, empty, "chart-bars", BARS_WIDTH)
+    row, top, label_w, value_w = 30, 4, 140, 150
     height = top * 2 + row * len(bars)
-    track = WIDTH - label_w - value_w
+    track = BARS_WIDTH - label_w - value_w
     peak = max(b.value for b in bars) or 1
     total = sum(b.value for b in bars)
     desc = "; ".join(f"{b.label}: {b.value}{' ' + unit if unit else ''}"
                      + (f" ({b.note})" if b.note else "") for b in bars)
-    _, head = _open(height, title, desc, "chart-bars")
+    _, head = _open(height, title, desc, "chart-bars", BARS_WIDTH)
     parts = [head]
     for i, b in enumerate(bars):
         y = top + i * row
@@ -83,8 +85,8 @@ def bar_chart(bars: Sequence[Bar], *, title: str, unit: str = "",
         tone = f" bar-{b.tone}" if b.tone else ""
         parts.append(
             f'<g class="chart-row"><title>{escape(tip)}</title>'
-            f'<text class="chart-label" x="{label_w - 10}" y="{y + row / 2 + 4:.0f}" '
-            f'text-anchor="end">{escape(_short(b.label))}</text>'
+            f'<text class="chart-label" x="{label_w - 8}" y="{y + row / 2 + 4:.0f}" '
+            f'text-anchor="end">{escape(_short(b.label, 18))}</text>'
             f'<rect class="chart-track" x="{label_w}" y="{y + 6}" width="{track}" '
             f'height="{row - 12}" rx="3"/>'
             f'<rect class="bar{tone}" x="{label_w}" y="{y + 6}" width="{_num(width)}" '
@@ -131,7 +133,7 @@ def daily_chart(days: Sequence[DayBar], *, title: str, what: str = "commands",
         parts.append(f'<line class="chart-grid" x1="{left}" x2="{WIDTH - right}" '
                      f'y1="{_num(y)}" y2="{_num(y)}"/><text class="chart-axis" x="{left - 6}" '
                      f'y="{_num(y + 4)}" text-anchor="end">{_num(value)}</text>')
-    every = max(1, round(len(days) / 8))  # at most about eight day labels
+    every = max(1, round(len(days) / 6))  # about six day labels: room even on a phone
     for i, d in enumerate(days):
         x = left + i * slot + gap / 2
         w = max(slot - gap, 1)

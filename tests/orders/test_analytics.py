@@ -213,8 +213,11 @@ def test_days_are_checked() -> None:
             analytics.check_days(bad)
 
 
-async def seed_alerts(ctx: Context, workspace_id: int, now: datetime) -> None:
-    channel_id = await add_channel(ctx, workspace_id)
+async def seed_alerts(ctx: Context, workspace_id: int, now: datetime,
+                      channel_id: int | None = None) -> None:
+    """Chats at and just below each alert rule's threshold (see the alert tests)."""
+    if channel_id is None:
+        channel_id = await add_channel(ctx, workspace_id)
     await add_chats(ctx, workspace_id, channel_id, {"2001": "Probe Person"})
     hour = timedelta(hours=1)
     cmds = [

@@ -46,7 +46,7 @@ def _charts(fig: analytics.Figures) -> dict[str, Any]:
     period = f"the last {fig.days} days"
     actions = [Bar(ACTION_LABELS.get(c.label, c.label), c.count,
                    tone="bad" if c.label == "unrecognized" else "") for c in fig.actions]
-    providers = [Bar(p.label, p.dispatches, note=f"{p.failed} not delivered" if p.failed else "",
+    providers = [Bar(p.label, p.dispatches, note=f"{p.failed} undelivered" if p.failed else "",
                      tone="quiet" if p.fallback else "") for p in fig.providers]
     verdicts = [Bar(logs.VERDICTS.get(v.label, v.label), v.count,
                     tone="" if v.label in logs.ALLOWED else "bad") for v in fig.verdicts]
