@@ -4,6 +4,7 @@ Logs (read by any member): commands with each order's verdict, failed commands, 
 their delivery, cooldowns, panel tickets, panel API calls; each with filters and ``?limit=&
 before=`` paging on descending ids. Set-up (changed by owners): rules and aliases, provider
 routes, linked chats, support chats, service rules, a catalogue refresh, and a dry run.
+Analytics (read by any member): the figures of the console's Analytics page (``orders.analytics``).
 Anything of another workspace answers 404.
 """
 
