@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from panelpilot.chats.models import Chat
@@ -230,8 +231,9 @@ async def test_chat_page_with_last_commands_and_link_history(
 
 
 async def test_command_log_links_only_when_the_page_exists(
-    shop: Shop, clients: ClientFactory
+    shop: Shop, clients: ClientFactory, app: FastAPI
 ) -> None:
+    shop_app = app
     from panelpilot.console.pages.linked import command_log_url
 
     await shop.say(JOHN, "2274209 refill")
@@ -244,9 +246,15 @@ async def test_command_log_links_only_when_the_page_exists(
     class _Request:
         app = _App()
 
+    class _AppRequest:
+        app = shop_app
+
     assert command_log_url(_Request(), "/w/acme") is None  # type: ignore[arg-type]
-    if "All in the command log" in page:
+    if command_log_url(_AppRequest(), "/w/acme") is not None:  # the log pages are installed
+        command_id = re.search(r'href="/w/acme/commands/(\d+)"', page)
+        assert command_id is not None
         assert f'href="/w/acme/commands?chat_id={JOHN}"' in page
+        assert 'href="/w/acme/commands?username=john_doe"' in page
 
 
 async def test_chat_pages_of_other_workspaces_are_not_found(
