@@ -136,7 +136,7 @@ def _insert_statement(dialect: str) -> Any:
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        stmt = _INSERTS[dialect] = insert(InboundEvent.__table__).on_conflict_do_nothing()
+        stmt = _INSERTS[dialect] = insert(InboundEvent).on_conflict_do_nothing()
     return stmt
 
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -60,15 +61,20 @@ async def process(ctx: Context, claim: Claim) -> str:
 
 async def _process(ctx: Context, claim: Claim) -> str:
     creds = await load_creds(ctx, channel_id=claim.channel_id)
+    context: _TurnContext | None = None
     async with ctx.db.read_session(claim.workspace_id) as session:
         event = await session.get(InboundEvent, claim.id)
         if event is None:
             return "gone"
-        payload = event.payload
-    if creds is None:
+        inbound = driver_for(creds.kind).normalize(event.payload, creds) if creds else None
+        if (creds is not None and inbound is not None and inbound.chat_id
+                and creds.status != ChannelStatus.DISABLED
+                and inbound.kind in (InboundKind.MESSAGE, InboundKind.CALLBACK)):
+            # What the turn needs is read in the same look: one transaction less per message.
+            context = await _read_turn_context(session, creds, inbound.chat_id)
+    if creds is None or inbound is None:
         await _finish(ctx, claim, outcome="channel removed")
         return "channel removed"
-    inbound = driver_for(creds.kind).normalize(payload, creds)
     if creds.status == ChannelStatus.DISABLED:
         await _finish(ctx, claim, inbound=inbound, outcome="channel disabled")
         return "channel disabled"
@@ -80,7 +86,8 @@ async def _process(ctx: Context, claim: Claim) -> str:
         await _finish(ctx, claim, inbound=inbound, outcome=inbound.kind.value)
         return inbound.kind.value
 
-    turn = await _start_turn(ctx, claim, creds, inbound)
+    assert context is not None
+    turn = await _start_turn(ctx, claim, creds, inbound, context)
     if inbound.kind == InboundKind.CALLBACK and inbound.callback_id:
         cb_id = inbound.callback_id
 
@@ -103,16 +110,29 @@ async def _process(ctx: Context, claim: Claim) -> str:
     return turn.outcome
 
 
-async def _start_turn(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: Inbound) -> Turn:
+@dataclass
+class _TurnContext:
+    chat: Chat | None
+    workspace: Workspace
+    flow_row: FlowState | None
+
+
+async def _read_turn_context(session: AsyncSession, creds: ChannelCreds,
+                             chat_id: str) -> _TurnContext:
+    chat = await chats.find(session, creds.id, chat_id)
+    workspace = (await session.execute(select(Workspace))).scalar_one()
+    flow_row = None
+    if chat is not None:
+        flow_row = (await session.execute(
+            select(FlowState).where(FlowState.chat_pk == chat.id))).scalar()
+    return _TurnContext(chat, workspace, flow_row)
+
+
+async def _start_turn(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: Inbound,
+                      context: _TurnContext) -> Turn:
     assert inbound.chat_id is not None
     title = inbound.chat_title or inbound.sender_name
-    async with ctx.db.read_session(claim.workspace_id) as session:
-        chat = await chats.find(session, creds.id, inbound.chat_id)
-        workspace = (await session.execute(select(Workspace))).scalar_one()
-        flow_row = None
-        if chat is not None:
-            flow_row = (await session.execute(
-                select(FlowState).where(FlowState.chat_pk == chat.id))).scalar()
+    chat, workspace, flow_row = context.chat, context.workspace, context.flow_row
     if chat is None or (not chat.reachable and chat.chat_type == "private"):
         # A new chat (or a person back after blocking us) is written now; a known chat's
         # "last seen" is written with the turn's results, saving a transaction per message.
