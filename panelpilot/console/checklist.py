@@ -36,6 +36,7 @@ class ChecklistItem:
     done: bool
     link: str | None  # the page where this step is done
     detail: str = ""  # what is there now, or what to do next
+    owner_only: bool = False  # the page refuses agents: they see the step without its button
 
 
 @dataclass

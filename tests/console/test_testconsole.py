@@ -200,6 +200,9 @@ async def test_owners_only(shop: Shop, clients: ClientFactory) -> None:
     r = await agent.get(URL)
     assert r.status_code == 403 and "Owners only" in r.text
     assert 'href="/w/acme/test-console"' not in (await agent.get("/w/acme/linked")).text
+    # The checklist shows agents the step, without a button to a page they may not open.
+    overview = (await agent.get("/w/acme")).text
+    assert "Send a test command" in overview and 'href="/w/acme/test-console"' not in overview
     assert (await post(agent, URL, {"as": "john_doe", "text": "2274209 refill"})
             ).status_code == 403
     assert await _count(shop.ctx, shop.workspace_id, OrderTestRun) == 0

@@ -129,7 +129,7 @@ async def test_command_sent(c: checklist.StepContext) -> checklist.ChecklistItem
     else:
         detail = "Run a customer's command such as “2274209 refill” through the real checks."
     return checklist.ChecklistItem("test_command", "Send a test command", passed is not None,
-                                   f"{c.base}/test-console", detail)
+                                   f"{c.base}/test-console", detail, owner_only=True)
 
 
 checklist.provide("test_command", test_command_sent)
