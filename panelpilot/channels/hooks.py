@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -154,7 +154,10 @@ class HooksMiddleware:
             scope["route"] = _Route(f"/hooks/{kind}/{{public_id}}")
             request = Request(scope, receive)
             if method == "POST":
-                response = await _receive(request, kind, public_id)
+                try:
+                    response = await _receive(request, kind, public_id)
+                except ClientDisconnect:
+                    return  # the sender hung up before its body arrived: nothing was stored
             elif method == "GET" and kind == "meta":
                 response = await meta_verify(request, public_id)
             else:

@@ -218,3 +218,29 @@ async def test_the_same_update_posted_to_two_web_nodes_is_processed_once(stack: 
     await asyncio.sleep(0.4)
     assert len(stack.tg.sent(TG_TOKEN, USER)) == 1
     assert await _events(stack) == 1
+
+
+async def test_a_sender_that_hangs_up_before_its_body_arrives_stores_nothing(
+    stack: Stack,
+) -> None:
+    from panelpilot.web.app import create_app
+
+    channel_id = await stack.telegram("webhook")
+    path, secret = await _hook(stack, channel_id)
+    app = create_app(stack.ctx)
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "root_path": "", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000),
+             "headers": [(b"x-telegram-bot-api-secret-token", secret.encode()),
+                         (b"content-type", b"application/json")]}
+    await app(scope, receive, send)  # no exception, no answer to a peer that is gone
+    assert sent == []
+    assert await _events(stack) == 0
