@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from panelpilot.context import Context
+from panelpilot.context import Context, settle_process
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ async def run_forever(ctx: Context, concurrency: int = 8) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    settle_process()
     log.info("worker started", extra={"loops": sorted(loops())})
     try:
         await run_loops(ctx, stop, concurrency)

@@ -10,7 +10,7 @@ from starlette.types import ASGIApp
 
 from panelpilot import __version__
 from panelpilot.channels.hooks import HooksMiddleware
-from panelpilot.context import Context
+from panelpilot.context import Context, settle_process
 from panelpilot.web import errors
 from panelpilot.web.middleware import RequestMiddleware
 
@@ -32,6 +32,8 @@ def create_app(ctx: Context, *, own_context: bool = False) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if own_context:
+            settle_process()
         yield
         if own_context:
             await ctx.close()
