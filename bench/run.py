@@ -65,11 +65,15 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def _remove_database_files(folder: Path) -> None:
+    # Each part starts from an empty database (an earlier part's backlog would be measured).
+    for leftover in folder.glob("bench.db*"):
+        leftover.unlink()
+
+
 async def fresh_database(kind: str, folder: Path) -> str:
     if kind == "sqlite":
-        # Each part starts from an empty database (an earlier part's backlog would be measured).
-        for leftover in folder.glob("bench.db*"):
-            leftover.unlink()
+        _remove_database_files(folder)
         url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
     else:
         from sqlalchemy import text
