@@ -238,7 +238,7 @@ async def save_route(session: AsyncSession, workspace_id: int, body: RouteIn,
     route.channel_id, route.chat_id = channel_id, chat_id
     await session.flush()
     if old_group != (channel_id, chat_id):
-        await _release_group(session, *old_group)
+        await release_group(session, *old_group)
     return route
 
 
@@ -247,10 +247,10 @@ async def delete_route(session: AsyncSession, route: ProviderRoute) -> None:
     group = (route.channel_id, route.chat_id)
     await session.delete(route)
     await session.flush()
-    await _release_group(session, *group)
+    await release_group(session, *group)
 
 
-async def _release_group(session: AsyncSession, channel_id: int | None,
+async def release_group(session: AsyncSession, channel_id: int | None,
                          chat_id: str | None) -> None:
     # A chat stays a provider group while any route sends to it. Left as one after its last
     # route went, it could never be linked or made a support chat again (both refuse

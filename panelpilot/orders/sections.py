@@ -119,6 +119,8 @@ class ProvidersSection(Section):
             raise Invalid("; ".join(clashes))
         existing = {r.name: r for r in (await run.session.execute(select(ProviderRoute)))
                     .scalars()}
+        # Groups routes sent to before this file: those no route uses afterwards are freed.
+        old_groups = {(r.channel_id, r.chat_id) for r in existing.values()}
         for name, old in existing.items():
             if name not in names:
                 await run.session.delete(old)
@@ -146,6 +148,10 @@ class ProvidersSection(Section):
                     setattr(row, k, v)
                 run.changed(f"provider {item.name} updated")
         await run.session.flush()
+        from panelpilot.orders.admin import release_group
+
+        for channel_id, chat_id in old_groups:
+            await release_group(run.session, channel_id, chat_id)
 
     async def export(self, run: Run, secrets: dict[str, str]) -> list[dict[str, Any]] | None:
         out = []

@@ -148,3 +148,16 @@ async def test_a_chat_can_not_be_both_provider_group_and_customer(ctx: Context) 
     assert "provider group chat" in str(info.value)
     async with ctx.db.platform_session() as s:
         assert (await s.execute(select(SupportChat))).first() is None
+
+
+async def test_a_group_no_route_sends_to_any_more_is_freed(ctx: Context) -> None:
+    await apply_file(ctx, FULL)
+    ws_id = await _ws(ctx)
+    assert (await _roles(ctx, ws_id))[str(PROVIDER_GROUP)] == "provider_group"
+    without = FULL[:FULL.index("providers:")] + FULL[FULL.index("linked_users:"):]
+    changes = (await apply_file(ctx, without)).changes
+    assert "provider smmprovider removed" in changes
+    # Left as a provider group it could never be linked or made a support chat again.
+    assert (await _roles(ctx, ws_id))[str(PROVIDER_GROUP)] == "unknown"
+    assert (await apply_file(ctx, FULL)).changes  # and it can be mapped again
+    assert (await _roles(ctx, ws_id))[str(PROVIDER_GROUP)] == "provider_group"
