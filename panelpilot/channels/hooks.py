@@ -45,14 +45,6 @@ def _warn_once(what: str, key: str, **extra: Any) -> None:
         log.warning(what, extra=extra)
 
 
-def _ok() -> Response:
-    return Response(status_code=200)
-
-
-def _unauthorized() -> JSONResponse:
-    return JSONResponse(error_body(401, "not authenticated"), status_code=401)
-
-
 def _parse(body: bytes) -> Any:
     try:
         return json.loads(body)
@@ -60,29 +52,52 @@ def _parse(body: bytes) -> Any:
         return None
 
 
-async def _receive(request: Request, kind: str, public_id: str) -> Response:
-    ctx = context(request)
+async def _receive(ctx: Any, kind: str, public_id: str, headers: dict[str, str],
+                   body: bytes) -> int:
+    """Authenticate and store one webhook request; the status to answer with."""
     creds = await load_creds(ctx, public_id=public_id)
-    body = await request.body()
     if creds is None or creds.kind != kind:
-        return _unauthorized()
+        return 401
     driver = driver_for(kind)
-    headers = {k.lower(): v for k, v in request.headers.items()}
     if not driver.authenticate(headers, body, creds):
         _warn_once("webhook failed authentication", f"auth:{creds.id}", channel=creds.key)
-        return _unauthorized()
+        return 401
     if creds.status == ChannelStatus.DISABLED:
-        return _ok()
+        return 200
     payload = _parse(body)
     if payload is None:
         _warn_once("webhook body is not JSON; dropped", f"json:{creds.id}", channel=creds.key)
-        return _ok()
+        return 200
     events = driver.split(payload, creds)
     if kind == "meta":
         await _store_meta(ctx, creds, events)
     elif events:
         await store(ctx, creds, events)
-    return _ok()
+    return 200
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+_UNAUTHORIZED = json.dumps(error_body(401, "not authenticated")).encode()
+
+
+async def _answer(send: Send, status: int) -> None:
+    # Sent as bare ASGI messages: this is the hot path, and the answer is always the same.
+    body = _UNAUTHORIZED if status == 401 else OK_BODY
+    headers = [(b"content-length", str(len(body)).encode())]
+    if body:
+        headers.append((b"content-type", b"application/json"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _store_meta(ctx: Any, creds: ChannelCreds, events: list[RawEvent]) -> None:
@@ -152,14 +167,18 @@ class HooksMiddleware:
         else:
             kind, public_id = match.groups()
             scope["route"] = _Route(f"/hooks/{kind}/{{public_id}}")
-            request = Request(scope, receive)
             if method == "POST":
                 try:
-                    response = await _receive(request, kind, public_id)
+                    body = await _read_body(receive)
                 except ClientDisconnect:
                     return  # the sender hung up before its body arrived: nothing was stored
-            elif method == "GET" and kind == "meta":
-                response = await meta_verify(request, public_id)
+                headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                           for k, v in scope["headers"]}
+                status = await _receive(scope["app"].state.ctx, kind, public_id, headers, body)
+                await _answer(send, status)
+                return
+            if method == "GET" and kind == "meta":
+                response = await meta_verify(Request(scope, receive), public_id)
             else:
                 response = JSONResponse(error_body(405, "method not allowed"), status_code=405)
         await response(scope, receive, send)
