@@ -16,7 +16,6 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,7 +141,6 @@ class _Route:
 
 
 PATH = re.compile(r"^/hooks/(telegram|greenapi|meta)/([A-Za-z0-9_-]{1,64})/?$")
-Handler = Callable[[Request, str], Awaitable[Response]]
 
 
 class HooksMiddleware:
@@ -150,11 +148,6 @@ class HooksMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # The channel packages import their API clients (aiogram takes about a second):
-        # load them now, not inside the first webhook someone is waiting on.
-        import panelpilot.channels.greenapi.normalize
-        import panelpilot.channels.meta.normalize
-        import panelpilot.channels.telegram.normalize  # noqa: F401
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/hooks/"):

@@ -58,6 +58,13 @@ def time_filter(raw: str | None) -> tuple[datetime | None, str]:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC), ""
 
 
+def time_field(moment: datetime | None) -> str:
+    """A UTC moment as a datetime-local field shows it (what ``time_filter`` reads back)."""
+    if moment is None:
+        return ""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S" if moment.second else "%Y-%m-%dT%H:%M")
+
+
 def url_with(base: str, params: dict[str, Any]) -> str:
     """``base`` with the non-empty ``params`` as its query string."""
     query = urlencode({k: v for k, v in params.items() if v not in (None, "")})

@@ -11,12 +11,11 @@ result.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select
 
-from panelpilot.db.base import UtcDateTime, utcnow
+from panelpilot.db.claims import ClaimQuery, claim_rows, now_param
 from panelpilot.db.engine import Database
 from panelpilot.inbox.models import EventStatus, InboundEvent
 
@@ -30,9 +29,6 @@ class Claim:
     channel_id: int
     chat_key: str
     attempts: int  # also the claim's token: a later claim of the same event has a larger one
-
-
-_statements: dict[tuple[str, bool], Any] = {}
 
 
 def _ready(event: Any, now: Any) -> Any:
@@ -49,85 +45,32 @@ def _claimable(by_chat: bool) -> Select[Any]:
     events can turn into a scan per event on PostgreSQL right after a burst).
     """
     event = InboundEvent
-    now = bindparam("now", type_=UtcDateTime())
     first = func.min(event.id)
     # The IN lets the database walk the (status, id) index instead of every event ever kept.
     pick = select(first).where(event.status.in_((EventStatus.NEW, EventStatus.PROCESSING)))
     if by_chat:
         pick = pick.where(event.chat_key == bindparam("b_chat_key"))
     return (pick.group_by(event.chat_key)
-            .having(func.min(case((_ready(event, now), event.id))) == first)
+            .having(func.min(case((_ready(event, now_param()), event.id))) == first)
             .order_by(first))
 
 
-def _statement(what: str, by_chat: bool) -> Any:
-    """The statements of a claim, built once (``limit`` and ``ids`` are parameters too):
+def _query(by_chat: bool) -> ClaimQuery:
+    event, now = InboundEvent, now_param()
+    return ClaimQuery(
+        event, _claimable(by_chat), _ready(event, now),
+        values={"status": EventStatus.PROCESSING, "started_at": now,
+                "locked_until": bindparam("until"), "attempts": event.attempts + 1},
+        returning=(event.id, event.workspace_id, event.channel_id, event.chat_key,
+                   event.attempts))
 
-    - ``probe``: is anything ready (read only);
-    - ``claim``: pick and take in one statement (SQLite, where writers queue anyway);
-    - ``pick`` then ``take``: on PostgreSQL the picked rows are taken with
-      ``FOR UPDATE SKIP LOCKED``, so workers claiming at once skip each other's rows instead of
-      waiting for them; ``take`` checks each row again, so none is ever taken twice.
-    """
-    key = (what, by_chat)
-    statement = _statements.get(key)
-    if statement is not None:
-        return statement
-    event = InboundEvent
-    now = bindparam("now", type_=UtcDateTime())
-    if what == "probe":
-        statement = _claimable(by_chat).limit(1)
-    elif what == "pick":
-        statement = _claimable(by_chat).limit(bindparam("limit", type_=Integer()))
-    else:
-        if what == "claim":
-            chosen = (_claimable(by_chat).limit(bindparam("limit", type_=Integer()))
-                      .correlate(None))
-        else:
-            chosen = (select(event.id).where(event.id.in_(bindparam("ids", expanding=True)),
-                                             _ready(event, now))
-                      .with_for_update(skip_locked=True).correlate(None))
-        statement = update(event).where(event.id.in_(chosen.scalar_subquery()), _ready(event, now))
-        if what == "take":
-            # The ids again on the row being updated: the planner then walks the primary key
-            # instead of running the locking subquery once per row of the table.
-            statement = statement.where(event.id.in_(bindparam("ids", expanding=True)))
-        statement = (
-            statement
-            .values(status=EventStatus.PROCESSING, started_at=now,
-                    locked_until=bindparam("until"), attempts=event.attempts + 1)
-            .returning(event.id, event.workspace_id, event.channel_id, event.chat_key,
-                       event.attempts)
-            .execution_options(synchronize_session=False)
-        )
-    _statements[key] = statement
-    return statement
+
+_QUERIES = {by_chat: _query(by_chat) for by_chat in (False, True)}
 
 
 async def claim(db: Database, limit: int, *, chat_key: str | None = None,
                 lease: float = LEASE_SECONDS) -> list[Claim]:
     by_chat = chat_key is not None
-    params: dict[str, Any] = {"b_chat_key": chat_key} if by_chat else {}
-    # A look without the write lock first: idle workers must not queue up for it (SQLite).
-    async with db.read_session() as session:
-        probe = _statement("probe", by_chat)
-        if (await session.execute(probe, {**params, "now": utcnow()})).first() is None:
-            return []
-    async with db.platform_session() as session:
-        # On SQLite the first statement waits for the write lock: take "now" after it, or a
-        # claim that waited would carry a time from before the previous holder committed.
-        await session.execute(_SELECT_1)
-        now = utcnow()
-        params.update(now=now, until=now + timedelta(seconds=lease), limit=limit)
-        if db.is_sqlite:
-            rows = (await session.execute(_statement("claim", by_chat), params)).all()
-        else:
-            ids = list((await session.execute(_statement("pick", by_chat), params)).scalars())
-            if not ids:
-                return []
-            rows = (await session.execute(_statement("take", by_chat),
-                                          {**params, "ids": ids})).all()
+    rows = await claim_rows(db, _QUERIES[by_chat], limit, lease,
+                            {"b_chat_key": chat_key} if by_chat else None)
     return sorted((Claim(*row) for row in rows), key=lambda c: c.id)
-
-
-_SELECT_1 = select(1)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select, update
 
 from panelpilot.channels.base import (
     BLOCKED,
@@ -36,7 +36,8 @@ from panelpilot.channels.service import load_creds, set_status
 from panelpilot.chats import service as chats
 from panelpilot.chats.models import Chat
 from panelpilot.context import Context
-from panelpilot.db.base import UtcDateTime, utcnow
+from panelpilot.db.base import utcnow
+from panelpilot.db.claims import ClaimQuery, claim_rows, now_param
 from panelpilot.db.engine import Database
 from panelpilot.db.groupcommit import GroupCommit
 from panelpilot.outbox.models import OutboundAttempt, OutboundMessage, SendStatus
@@ -66,9 +67,6 @@ class Job:
     migrated_resend: bool
 
 
-_statements: dict[str, Any] = {}
-
-
 def _ready(msg: Any, now: Any) -> Any:
     """Due and queued, or claimed by a sender whose lease ran out."""
     return or_(and_(msg.status == SendStatus.QUEUED, msg.next_attempt_at <= now),
@@ -84,8 +82,7 @@ def _claimable() -> Select[Any]:
     NOT EXISTS form let PostgreSQL, with statistics from before a broadcast was queued, re-read
     every pending message for each one: 2.3 s per claim at 5,000 queued).
     """
-    msg = OutboundMessage
-    now = bindparam("now", type_=UtcDateTime())
+    msg, now = OutboundMessage, now_param()
     first = func.min(msg.id)
     channel_ok = exists().where(
         ChannelAccount.id == msg.channel_id, ChannelAccount.status == ChannelStatus.ACTIVE,
@@ -104,72 +101,24 @@ def _claimable() -> Select[Any]:
     )
 
 
-def _statement(what: str) -> Any:
-    """The statements of a claim, built once (``limit`` and ``ids`` are parameters too):
+def _query() -> ClaimQuery:
+    msg, now = OutboundMessage, now_param()
+    return ClaimQuery(
+        msg, _claimable(), _ready(msg, now),
+        values={"status": SendStatus.SENDING, "locked_until": bindparam("until"),
+                "attempts": msg.attempts + 1},
+        returning=(msg.id, msg.workspace_id, msg.channel_id, msg.chat_id, msg.kind, msg.text,
+                   msg.keyboard, msg.reply_to, msg.attempts, msg.max_attempts,
+                   msg.migrated_resend))
 
-    - ``probe``: is anything ready (read only);
-    - ``claim``: pick and take in one statement (SQLite, where writers queue anyway);
-    - ``pick`` then ``take``: on PostgreSQL the picked rows are taken with
-      ``FOR UPDATE SKIP LOCKED``, so workers claiming at once skip each other's rows instead of
-      waiting for them; ``take`` checks each row again, so none is ever taken twice.
-    """
-    statement = _statements.get(what)
-    if statement is not None:
-        return statement
-    msg = OutboundMessage
-    now = bindparam("now", type_=UtcDateTime())
-    if what == "probe":
-        statement = _claimable().limit(1)
-    elif what == "pick":
-        statement = _claimable().limit(bindparam("limit", type_=Integer()))
-    else:
-        if what == "claim":
-            chosen = _claimable().limit(bindparam("limit", type_=Integer())).correlate(None)
-        else:
-            chosen = (select(msg.id).where(msg.id.in_(bindparam("ids", expanding=True)),
-                                           _ready(msg, now))
-                      .with_for_update(skip_locked=True).correlate(None))
-        statement = update(msg).where(msg.id.in_(chosen.scalar_subquery()), _ready(msg, now))
-        if what == "take":
-            # The ids again on the row being updated: the planner then walks the primary key
-            # instead of running the locking subquery once per row of the table.
-            statement = statement.where(msg.id.in_(bindparam("ids", expanding=True)))
-        statement = (
-            statement
-            .values(status=SendStatus.SENDING, locked_until=bindparam("until"),
-                    attempts=msg.attempts + 1)
-            .returning(msg.id, msg.workspace_id, msg.channel_id, msg.chat_id, msg.kind, msg.text,
-                       msg.keyboard, msg.reply_to, msg.attempts, msg.max_attempts,
-                       msg.migrated_resend)
-            .execution_options(synchronize_session=False)
-        )
-    _statements[what] = statement
-    return statement
+
+_QUERY = _query()
 
 
 async def claim(db: Database, limit: int, lease: float = LEASE_SECONDS) -> list[Job]:
     """Take up to ``limit`` ready messages: per chat only the oldest ready one."""
-    async with db.read_session() as session:
-        probe = _statement("probe")
-        if (await session.execute(probe, {"now": utcnow()})).first() is None:
-            return []
-    async with db.platform_session() as session:
-        # On SQLite the first statement waits for the write lock: take "now" after it, or a
-        # claim that waited would carry a time from before the previous holder committed.
-        await session.execute(_SELECT_1)
-        now = utcnow()
-        params = {"now": now, "until": now + timedelta(seconds=lease), "limit": limit}
-        if db.is_sqlite:
-            rows = (await session.execute(_statement("claim"), params)).all()
-        else:
-            ids = list((await session.execute(_statement("pick"), params)).scalars())
-            if not ids:
-                return []
-            rows = (await session.execute(_statement("take"), {**params, "ids": ids})).all()
+    rows = await claim_rows(db, _QUERY, limit, lease)
     return sorted((Job(*row) for row in rows), key=lambda j: j.id)
-
-
-_SELECT_1 = select(1)
 
 
 def _keyboard(raw: list[Any] | None) -> list[list[Button]] | None:

@@ -24,6 +24,7 @@ from panelpilot.console.listing import (
     channel_refs,
     id_filter,
     text_filter,
+    time_field,
     time_filter,
     url_with,
 )
@@ -75,12 +76,6 @@ def label(value: str | None) -> str:
     return OUTCOME_LABELS.get(value, value.replace("_", " ").replace(":", ": "))
 
 
-def local(moment: datetime | None) -> str:
-    """A UTC moment as a datetime-local field shows it."""
-    if moment is None:
-        return ""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S" if moment.second else "%Y-%m-%dT%H:%M")
-
 
 class Filters:
     """A log page's filter form: the values for the queries, what to show back in the form
@@ -110,9 +105,9 @@ class Filters:
         if start and end and end <= start:
             self.errors["until"] = "Pick a moment after “From”."
             end = None
-        self.clean["since"], self.clean["until"] = local(start), local(end)
-        self.shown["since"] = local(start) or since.strip()[:40]
-        self.shown["until"] = local(end) or until.strip()[:40]
+        self.clean["since"], self.clean["until"] = time_field(start), time_field(end)
+        self.shown["since"] = time_field(start) or since.strip()[:40]
+        self.shown["until"] = time_field(end) or until.strip()[:40]
         self.errors = {k: v for k, v in self.errors.items() if v}
         return start, end
 

@@ -11,7 +11,6 @@ platform ever starts sending one.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from fastapi import Request
@@ -25,6 +24,7 @@ from panelpilot.console.listing import (
     channel_refs,
     id_filter,
     text_filter,
+    time_field,
     time_filter,
     url_with,
 )
@@ -61,12 +61,6 @@ def redact(value: Any) -> Any:
 def pretty(payload: Any) -> str:
     return json.dumps(redact(payload), indent=2, ensure_ascii=False, default=str)
 
-
-def _local(moment: datetime | None) -> str:
-    """A UTC moment as a datetime-local field shows it."""
-    if moment is None:
-        return ""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S" if moment.second else "%Y-%m-%dT%H:%M")
 
 
 @router.get("/w/{slug}/messages")
@@ -113,7 +107,7 @@ async def message_log(request: Request, slug: str, since: str = "", until: str =
             .limit(OUTCOME_SAMPLE).subquery()
         outcomes = sorted({o for (o,) in (await session.execute(select(recent.c.outcome)))
                            if o})[:30]
-    filters = {"since": _local(start), "until": _local(end), "chat_id": chat_id,
+    filters = {"since": time_field(start), "until": time_field(end), "chat_id": chat_id,
                "channel": channel, "status": status, "q": q, "outcome": outcome}
     # A moment that could not be read stays in its field, beside its error.
     values = {**filters, "since": filters["since"] or since.strip()[:40],

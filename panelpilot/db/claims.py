@@ -1,0 +1,83 @@
+"""Claiming rows of a work queue (inbound events, outbound messages) as leases.
+
+A queue describes itself once with ``ClaimQuery``: the statement that picks claimable ids
+(oldest first, with the parameter ``now``), what "ready" means for one row, and what a claim
+writes and returns. ``claim_rows`` then runs it:
+
+- a read-only probe first, so idle workers never queue for the write lock (SQLite);
+- on SQLite, pick and take in one UPDATE (writers are serialized anyway);
+- on PostgreSQL, pick a few more than wanted, lock up to the limit of them with
+  ``FOR UPDATE SKIP LOCKED`` (workers claiming at once skip each other's rows instead of
+  waiting for them), then take the locked ones.
+
+Either way the UPDATE checks "ready" again on the row it changes, so a row is never taken
+twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Integer, Select, bindparam, select, update
+
+from panelpilot.db.base import UtcDateTime, utcnow
+from panelpilot.db.engine import Database
+
+_SELECT_1 = select(1)
+PICK_SPARE = 4
+
+
+def now_param() -> Any:
+    """The ``now`` parameter every claim statement shares."""
+    return bindparam("now", type_=UtcDateTime())
+
+
+class ClaimQuery:
+    """The statements of one queue's claim, built once (building SQLAlchemy expressions costs
+    more than running them); ``limit``, ``until`` and ``ids`` are parameters too."""
+
+    def __init__(self, model: Any, claimable: Select[Any], ready: Any,
+                 values: dict[str, Any], returning: Sequence[Any]) -> None:
+        limit = bindparam("limit", type_=Integer())
+
+        def take(which: Any) -> Any:
+            return (update(model).where(which, ready).values(**values).returning(*returning)
+                    .execution_options(synchronize_session=False))
+
+        ids: Any = bindparam("ids", expanding=True)
+        self.probe = claimable.limit(1)
+        self.claim = take(model.id.in_(claimable.limit(limit).correlate(None).scalar_subquery()))
+        self.pick = claimable.limit(limit)
+        # A statement of its own: inside the UPDATE, PostgreSQL may run a locking subquery
+        # with a LIMIT again for each row, and take more rows than the limit.
+        self.lock = (select(model.id).where(model.id.in_(ids), ready).order_by(model.id)
+                     .limit(limit).with_for_update(skip_locked=True))
+        self.take = take(model.id.in_(ids))
+
+
+async def claim_rows(db: Database, query: ClaimQuery, limit: int, lease: float,
+                     params: dict[str, Any] | None = None) -> list[Any]:
+    """Take up to ``limit`` claimable rows for ``lease`` seconds; their returned columns."""
+    params = dict(params or {})
+    async with db.read_session() as session:
+        if (await session.execute(query.probe, {**params, "now": utcnow()})).first() is None:
+            return []
+    async with db.platform_session() as session:
+        # On SQLite the first statement waits for the write lock: take "now" after it, or a
+        # claim that waited would carry a time from before the previous holder committed.
+        await session.execute(_SELECT_1)
+        now = utcnow()
+        params.update(now=now, until=now + timedelta(seconds=lease), limit=limit)
+        if db.is_sqlite:
+            return list((await session.execute(query.claim, params)).all())
+        # More candidates than wanted: workers claiming at the same moment pick the same
+        # ones, and each should still find rows the others have not locked.
+        ids = list((await session.execute(query.pick, {**params, "limit": limit * PICK_SPARE}))
+                   .scalars())
+        if ids:
+            ids = list((await session.execute(query.lock, {**params, "ids": ids})).scalars())
+        if not ids:
+            return []
+        return list((await session.execute(query.take, {**params, "ids": ids})).all())
