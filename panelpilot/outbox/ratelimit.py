@@ -12,11 +12,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import text
+from sqlalchemy import Float, bindparam, text
 
 from panelpilot.db.engine import Database
-from panelpilot.runners.lease import insert_ignore
-from panelpilot.runners.models import RateBucket
 
 
 @dataclass(frozen=True)
@@ -46,13 +44,17 @@ def _wait(new_tat: float, limit: Limit, now: float) -> float:
 class SqlLimiter:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._known: set[str] = set()
-        self._greatest = "MAX" if db.is_sqlite else "GREATEST"
-
-    async def _ensure(self, session: Any, key: str) -> None:
-        if key not in self._known:
-            await insert_ignore(session, RateBucket, {"key": key, "tat": 0.0})
-            self._known.add(key)
+        greatest = "MAX" if db.is_sqlite else "GREATEST"
+        # One statement per bucket, made on first use: a separate "make sure the row exists"
+        # step raced with a concurrent first send (its row not yet committed, so not seen).
+        self._reserve = text(
+            "INSERT INTO rate_buckets (key, tat) VALUES (:k, :now + :iv) ON CONFLICT (key) "
+            f"DO UPDATE SET tat = {greatest}(rate_buckets.tat, :now) + :iv RETURNING tat"
+        ).bindparams(bindparam("now", type_=Float()), bindparam("iv", type_=Float()))
+        self._pause = text(
+            "INSERT INTO rate_buckets (key, tat) VALUES (:k, :until) ON CONFLICT (key) "
+            f"DO UPDATE SET tat = {greatest}(rate_buckets.tat, :until)"
+        ).bindparams(bindparam("until", type_=Float()))
 
     async def peek(self, key: str, limit: Limit) -> float:
         now = time.time()
@@ -68,12 +70,8 @@ class SqlLimiter:
         wait = 0.0
         async with self.db.platform_session() as session:
             for key, limit in keys:
-                await self._ensure(session, key)
                 new_tat = (await session.execute(
-                    text(f"UPDATE rate_buckets SET tat = {self._greatest}(tat, :now) + :iv "
-                         "WHERE key = :k RETURNING tat"),
-                    {"now": now, "iv": limit.interval, "k": key},
-                )).scalar_one()
+                    self._reserve, {"now": now, "iv": limit.interval, "k": key})).scalar_one()
                 wait = max(wait, _wait(float(new_tat), limit, now))
         return wait
 
@@ -82,11 +80,7 @@ class SqlLimiter:
         # The burst allowance would let sends through early: push the TAT past it too.
         until = time.time() + seconds + (limit.burst - 1) * limit.interval
         async with self.db.platform_session() as session:
-            await self._ensure(session, key)
-            await session.execute(
-                text(f"UPDATE rate_buckets SET tat = {self._greatest}(tat, :until) WHERE key = :k"),
-                {"until": until, "k": key},
-            )
+            await session.execute(self._pause, {"until": until, "k": key})
 
 
 _RESERVE = """

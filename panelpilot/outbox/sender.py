@@ -194,7 +194,7 @@ class Sender:
         except SendError as exc:
             return await self._failed(job, creds, exc, started)
         except Exception as exc:  # a bug or an unexpected library error: retry like a 5xx
-            log.exception("unexpected send failure", extra={"message": job.id})
+            log.exception("unexpected send failure", extra={"message_id": job.id})
             return await self._failed(job, creds, SendError("error", type(exc).__name__),
                                       started)
         await self._finish(job, SendStatus.SENT, external_id=external, started=started)
@@ -202,7 +202,7 @@ class Sender:
 
     async def _failed(self, job: Job, creds: ChannelCreds, exc: SendError,
                       started: float) -> str:
-        log.info("send failed", extra={"message": job.id, "reason": exc.reason,
+        log.info("send failed", extra={"message_id": job.id, "reason": exc.reason,
                                        "channel": creds.key})
         if exc.reason == RATE_LIMITED:
             pause = exc.retry_after or 1.0
@@ -317,7 +317,7 @@ async def _guarded(sender: Sender, job: Job) -> str:
     try:
         return await sender.send(job)
     except Exception:
-        log.exception("sender crashed on a message", extra={"message": job.id})
+        log.exception("sender crashed on a message", extra={"message_id": job.id})
         return "crashed"
 
 
