@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,32 @@ async def find(session: AsyncSession, channel_id: int, chat_id: str) -> Chat | N
         select(ChatAlias.chat_pk).where(ChatAlias.channel_id == channel_id,
                                         ChatAlias.alias == chat_id))).scalar()
     return None if pk is None else await session.get(Chat, pk)
+
+
+async def insert_new(
+    session: AsyncSession, workspace_id: int, channel_id: int, chat_id: str, *,
+    chat_type: str, title: str | None, when: datetime | None = None,
+) -> int | None:
+    """Remember a chat never seen before, in one statement; its id, or None if it exists
+    already (then ``touch`` it)."""
+    conn = await session.connection()
+    stmt = _INSERT_NEW.get(conn.dialect.name)
+    if stmt is None:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        stmt = _INSERT_NEW[conn.dialect.name] = (
+            insert(Chat).on_conflict_do_nothing().returning(Chat.id))
+    now = when or utcnow()
+    return (await conn.execute(stmt, {
+        "workspace_id": workspace_id, "channel_id": channel_id, "chat_id": chat_id,
+        "chat_type": chat_type, "role": ChatRole.UNKNOWN, "title": (title or "")[:200],
+        "reachable": True, "unreachable_reason": "", "last_inbound_at": now,
+        "created_at": now})).scalar()
+
+
+_INSERT_NEW: dict[str, Any] = {}
 
 
 async def touch(

@@ -6,11 +6,18 @@ A chat in the middle of a multi-step flow goes to the flow's module first. When 
 takes a message the bot stays silent (strict mode): customers never get "I don't understand".
 
 To add a module: implement ``Module`` in the feature's folder and add it to ``modules()``.
+
+A module that needs a per-chat value on most turns (order support: the chat's linked panel
+username) declares it in ``chat_context`` instead of reading it in ``handle``: a statement
+selecting (chat pk, value) for the chats whose pks are the expanding parameter ``pks``. The
+spine runs it with the turn's context, one query for a whole batch of events, and the turn
+finds the value in ``turn.chat_context[name]`` (absent: no row for this chat).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import functools
+from typing import Any, Protocol
 
 from panelpilot.conversation.turn import Turn
 
@@ -21,6 +28,15 @@ class Module(Protocol):
     async def handle(self, turn: Turn) -> bool: ...
 
 
+def chat_context_queries() -> dict[str, Any]:
+    """Every module's ``chat_context`` statements, by name."""
+    merged: dict[str, Any] = {}
+    for module in modules():
+        merged.update(getattr(module, "chat_context", {}))
+    return merged
+
+
+@functools.cache
 def modules() -> list[Module]:
     from panelpilot.conversation.help import HelpModule
     from panelpilot.orders.module import OrdersModule, UnrecognizedModule

@@ -12,16 +12,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from panelpilot.channels.base import Inbound, Keyboard
 from panelpilot.channels.drivers import ChannelCreds
 from panelpilot.context import Context
+from panelpilot.conversation import config
 from panelpilot.templates import service as templates
 
 Effect = Callable[[AsyncSession], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,10 @@ class Turn:
     message: Inbound
     event_id: int
     flow: FlowInfo | None = None
+    # The workspace's configuration version when the turn began (see conversation.config).
+    config_version: int | None = None
+    # Per-chat values modules asked to read with the turn's context (Module.chat_context).
+    chat_context: dict[str, Any] = field(default_factory=dict)
     replies: list[Reply] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
@@ -87,9 +93,15 @@ class Turn:
         async with self.ctx.db.read_session(self.workspace_id) as session:
             yield session
 
+    async def cached(self, name: str, load: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Workspace configuration read by ``load`` (templates, order rules), from memory
+        until it changes; see ``conversation.config``."""
+        return await config.cached(self.ctx, self.workspace_id, self.config_version, name, load)
+
     async def template(self, key: str, **values: Any) -> str:
-        async with self.read() as session:
-            return await templates.render(session, key, **values)
+        overrides = await self.cached("templates", templates.overrides)
+        return templates.render_text(overrides.get(key, templates.DEFAULTS.get(key, "")),
+                                     values)
 
     def reply(self, text: str, keyboard: Keyboard | None = None, quote: bool = False) -> None:
         self.replies.append(Reply(text, keyboard, quote))

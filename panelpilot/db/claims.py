@@ -58,12 +58,16 @@ class ClaimQuery:
 
 
 async def claim_rows(db: Database, query: ClaimQuery, limit: int, lease: float,
-                     params: dict[str, Any] | None = None) -> list[Any]:
-    """Take up to ``limit`` claimable rows for ``lease`` seconds; their returned columns."""
+                     params: dict[str, Any] | None = None, *, probe: bool = True) -> list[Any]:
+    """Take up to ``limit`` claimable rows for ``lease`` seconds; their returned columns.
+
+    ``probe=False`` skips the read-only look for work, for callers told there is some.
+    """
     params = dict(params or {})
-    async with db.read_session() as session:
-        if (await session.execute(query.probe, {**params, "now": utcnow()})).first() is None:
-            return []
+    if probe:
+        async with db.read_session() as session:
+            if (await session.execute(query.probe, {**params, "now": utcnow()})).first() is None:
+                return []
     async with db.platform_session() as session:
         # On SQLite the first statement waits for the write lock: take "now" after it, or a
         # claim that waited would carry a time from before the previous holder committed.

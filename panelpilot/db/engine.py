@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from panelpilot.db import sqlite_inline
 from panelpilot.db.scoping import PLATFORM_KEY, SCOPE_KEY
 
 READ_ONLY = "panelpilot_read_only"
@@ -69,6 +70,17 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _sqlite_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An engine whose connections call SQLite from the event loop (``sqlite_inline``); waits
+    for another process's lock are async sleeps, up to 30 s."""
+    path = make_url(url).database
+    if not path or path == ":memory:":
+        raise ValueError("in-memory SQLite is not supported; use a file")
+    engine = create_async_engine(url, async_creator=sqlite_inline.creator(path, 30.0), **kwargs)
+    _sqlite_setup(engine)
+    return engine
+
+
 def _sqlite_setup(engine: AsyncEngine) -> None:
     sync = engine.sync_engine
 
@@ -80,7 +92,6 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(sync, "begin")
@@ -100,16 +111,12 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        self.engine: AsyncEngine
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30}
-            if ":memory:" in self.url or self.url.endswith("sqlite+aiosqlite://"):
-                raise ValueError("in-memory SQLite is not supported; use a file")
+            self.engine = _sqlite_engine(self.url, echo=echo)
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        if self.is_sqlite:
-            _sqlite_setup(self.engine)
+            self.engine = create_async_engine(self.url, echo=echo, pool_size=pool_size,
+                                              max_overflow=pool_size, pool_pre_ping=True)
         self._factory = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = PriorityLock()
 
@@ -141,9 +148,8 @@ class Database:
         db = cls.__new__(cls)
         db.url = normalize_url(url)
         db.is_sqlite = db.url.startswith("sqlite")
-        db.engine = create_async_engine(db.url, poolclass=NullPool)
-        if db.is_sqlite:
-            _sqlite_setup(db.engine)
+        db.engine = (_sqlite_engine(db.url, poolclass=NullPool) if db.is_sqlite
+                     else create_async_engine(db.url, poolclass=NullPool))
         db._factory = async_sessionmaker(db.engine, expire_on_commit=False)
         db._write_lock = PriorityLock()
         return db

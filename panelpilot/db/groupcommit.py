@@ -1,35 +1,51 @@
-"""Group commit: many small writes from concurrent tasks share one transaction.
+"""Group commit and group read: many small database jobs from concurrent tasks share one
+transaction.
 
-Each caller awaits until the transaction holding its write has committed, so it keeps the
-guarantee it would have had alone; under load one commit serves many callers.
+A session costs far more than the statements of a typical job (about 1 ms of SQLAlchemy work
+against 0.1 ms a statement), so the spine's hot path never opens one per message. Each caller
+still awaits its own result: a writer returns once the transaction holding its write has
+committed, exactly the guarantee it would have had alone; under load one commit serves many
+callers, and when idle a caller waits for no one.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from panelpilot.db.engine import Database
+from panelpilot.db.scoping import PLATFORM_KEY, SCOPE_KEY
 
 Write = Callable[[AsyncSession], Awaitable[None]]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 class GroupCommit:
+    """Runs writes in shared transactions.
+
+    A write given a ``workspace_id`` runs under that workspace's scope, exactly as in
+    ``Database.session(workspace_id)``: its queries see only that workspace and what it adds
+    must belong to it. It is flushed before the next write runs under another scope.
+    """
+
     def __init__(self, db: Database, *, max_batch: int = 200, urgent: bool = False) -> None:
         self.db = db
         self.max_batch = max_batch
         self.urgent = urgent
-        self._pending: list[tuple[Write, asyncio.Future[None]]] = []
+        self._pending: list[tuple[Write, int | None, asyncio.Future[None]]] = []
         self._running = False
+        self._task: asyncio.Task[None] | None = None  # held: the loop keeps only weak ones
 
-    async def run(self, write: Write) -> None:
+    async def run(self, write: Write, workspace_id: int | None = None) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((write, future))
+        self._pending.append((write, workspace_id, future))
         if not self._running:
             self._running = True
-            asyncio.get_running_loop().create_task(self._drain())
+            self._task = asyncio.get_running_loop().create_task(self._drain())
         await future
 
     async def _drain(self) -> None:
@@ -39,29 +55,100 @@ class GroupCommit:
                 del self._pending[: self.max_batch]
                 try:
                     async with self.db.platform_session(urgent=self.urgent) as session:
-                        for write, _ in batch:
-                            await write(session)
+                        for write, workspace_id, _ in batch:
+                            await _scoped(session, write, workspace_id)
                 except Exception as exc:
                     if len(batch) == 1:
-                        batch[0][1].set_exception(exc)
+                        _settle(batch[0][2], exc)
                         continue
                     # One bad write must not fail its neighbours: retry them one by one.
-                    for write, future in batch:
-                        await self._alone(write, future)
+                    for write, workspace_id, future in batch:
+                        await self._alone(write, workspace_id, future)
                 else:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_result(None)
+                    for *_, future in batch:
+                        _settle(future, None)
         finally:
             self._running = False
 
-    async def _alone(self, write: Write, future: asyncio.Future[None]) -> None:
+    async def _alone(self, write: Write, workspace_id: int | None,
+                     future: asyncio.Future[None]) -> None:
         try:
             async with self.db.platform_session(urgent=self.urgent) as session:
-                await write(session)
+                await _scoped(session, write, workspace_id)
         except Exception as exc:
-            if not future.done():
-                future.set_exception(exc)
+            _settle(future, exc)
         else:
-            if not future.done():
-                future.set_result(None)
+            _settle(future, None)
+
+
+async def _scoped(session: AsyncSession, write: Write, workspace_id: int | None) -> None:
+    if workspace_id is None:
+        await write(session)
+        return
+    # The scoping rules read session.info at each statement and flush: switch it around the
+    # write, and flush inside the scope so its new rows are checked against it.
+    session.info.pop(PLATFORM_KEY, None)
+    session.info[SCOPE_KEY] = workspace_id
+    try:
+        await write(session)
+        await session.flush()
+    finally:
+        session.info.pop(SCOPE_KEY, None)
+        session.info[PLATFORM_KEY] = True
+
+
+def _settle(future: asyncio.Future[Any], exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is None:
+        future.set_result(None)
+    else:
+        future.set_exception(exc)
+
+
+Fetch = Callable[[AsyncSession, list[K]], Awaitable[dict[K, V]]]
+
+
+class GroupRead(Generic[K, V]):
+    """Answers concurrent lookups of single keys with one read session per batch.
+
+    ``fetch(session, keys)`` returns what it found as a dict; a key it leaves out is answered
+    with None. Tasks that start together (a claimed batch of events) ask in the same moment,
+    so their lookups become one query.
+    """
+
+    def __init__(self, db: Database, fetch: Fetch[K, V], *, max_batch: int = 500) -> None:
+        self.db = db
+        self.fetch = fetch
+        self.max_batch = max_batch
+        self._pending: dict[K, list[asyncio.Future[V | None]]] = {}
+        self._running = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def get(self, key: K) -> V | None:
+        future: asyncio.Future[V | None] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(key, []).append(future)
+        if not self._running:
+            self._running = True
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                keys = list(self._pending)[: self.max_batch]
+                waiting = {key: self._pending.pop(key) for key in keys}
+                try:
+                    async with self.db.read_session() as session:
+                        found = await self.fetch(session, keys)
+                except Exception as exc:
+                    for futures in waiting.values():
+                        for future in futures:
+                            _settle(future, exc)
+                    continue
+                for key, futures in waiting.items():
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(found.get(key))
+        finally:
+            self._running = False

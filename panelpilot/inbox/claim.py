@@ -29,6 +29,7 @@ class Claim:
     channel_id: int
     chat_key: str
     attempts: int  # also the claim's token: a later claim of the same event has a larger one
+    payload: dict[str, Any] | None = None  # the raw update (None: read it when needed)
 
 
 def _ready(event: Any, now: Any) -> Any:
@@ -62,15 +63,17 @@ def _query(by_chat: bool) -> ClaimQuery:
         values={"status": EventStatus.PROCESSING, "started_at": now,
                 "locked_until": bindparam("until"), "attempts": event.attempts + 1},
         returning=(event.id, event.workspace_id, event.channel_id, event.chat_key,
-                   event.attempts))
+                   event.attempts, event.payload))
 
 
 _QUERIES = {by_chat: _query(by_chat) for by_chat in (False, True)}
 
 
 async def claim(db: Database, limit: int, *, chat_key: str | None = None,
-                lease: float = LEASE_SECONDS) -> list[Claim]:
+                lease: float = LEASE_SECONDS, probe: bool = True) -> list[Claim]:
+    """Claim up to ``limit`` events (of one chat only, with ``chat_key``). ``probe=False``
+    skips the read-only look for work first: for callers that know there is some."""
     by_chat = chat_key is not None
     rows = await claim_rows(db, _QUERIES[by_chat], limit, lease,
-                            {"b_chat_key": chat_key} if by_chat else None)
+                            {"b_chat_key": chat_key} if by_chat else None, probe=probe)
     return sorted((Claim(*row) for row in rows), key=lambda c: c.id)

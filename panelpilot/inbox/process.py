@@ -11,11 +11,10 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from panelpilot.channels.base import Inbound, InboundKind
@@ -29,12 +28,12 @@ from panelpilot.conversation.models import FlowState
 from panelpilot.conversation.modules import converse
 from panelpilot.conversation.turn import ChatInfo, FlowInfo, Turn
 from panelpilot.db.base import utcnow
+from panelpilot.inbox import context as turn_context
 from panelpilot.inbox.claim import Claim
 from panelpilot.inbox.models import EventStatus, InboundEvent
 from panelpilot.logs import workspace_var
 from panelpilot.outbox.enqueue import enqueue, wake_senders
 from panelpilot.outbox.models import OutboundMessage
-from panelpilot.tenancy.models import Workspace
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -61,17 +60,10 @@ async def process(ctx: Context, claim: Claim) -> str:
 
 async def _process(ctx: Context, claim: Claim) -> str:
     creds = await load_creds(ctx, channel_id=claim.channel_id)
-    context: _TurnContext | None = None
-    async with ctx.db.read_session(claim.workspace_id) as session:
-        event = await session.get(InboundEvent, claim.id)
-        if event is None:
-            return "gone"
-        inbound = driver_for(creds.kind).normalize(event.payload, creds) if creds else None
-        if (creds is not None and inbound is not None and inbound.chat_id
-                and creds.status != ChannelStatus.DISABLED
-                and inbound.kind in (InboundKind.MESSAGE, InboundKind.CALLBACK)):
-            # What the turn needs is read in the same look: one transaction less per message.
-            context = await _read_turn_context(session, creds, inbound.chat_id)
+    payload = claim.payload if claim.payload is not None else await _payload(ctx, claim)
+    if payload is None:
+        return "gone"
+    inbound = driver_for(creds.kind).normalize(payload, creds) if creds else None
     if creds is None or inbound is None:
         await _finish(ctx, claim, outcome="channel removed")
         return "channel removed"
@@ -85,8 +77,11 @@ async def _process(ctx: Context, claim: Claim) -> str:
     if inbound.kind not in (InboundKind.MESSAGE, InboundKind.CALLBACK) or not inbound.chat_id:
         await _finish(ctx, claim, inbound=inbound, outcome=inbound.kind.value)
         return inbound.kind.value
+    context = await turn_context.load(ctx, claim.workspace_id, creds.id, inbound.chat_id)
+    if context is None:
+        await _finish(ctx, claim, inbound=inbound, outcome="workspace removed")
+        return "workspace removed"
 
-    assert context is not None
     turn = await _start_turn(ctx, claim, creds, inbound, context)
     if inbound.kind == InboundKind.CALLBACK and inbound.callback_id:
         cb_id = inbound.callback_id
@@ -110,59 +105,58 @@ async def _process(ctx: Context, claim: Claim) -> str:
     return turn.outcome
 
 
-@dataclass
-class _TurnContext:
-    chat: Chat | None
-    workspace: Workspace
-    flow_row: FlowState | None
+async def _payload(ctx: Context, claim: Claim) -> dict[str, Any] | None:
+    async with ctx.db.read_session(claim.workspace_id) as session:
+        event = await session.get(InboundEvent, claim.id)
+        return None if event is None else event.payload
 
 
-async def _read_turn_context(session: AsyncSession, creds: ChannelCreds,
-                             chat_id: str) -> _TurnContext:
-    chat = await chats.find(session, creds.id, chat_id)
-    workspace = (await session.execute(select(Workspace))).scalar_one()
-    flow_row = None
-    if chat is not None:
-        flow_row = (await session.execute(
-            select(FlowState).where(FlowState.chat_pk == chat.id))).scalar()
-    return _TurnContext(chat, workspace, flow_row)
+_NOTE_SEEN = update(Chat).where(Chat.id == bindparam("pk")).values(
+    last_inbound_at=bindparam("seen"))
+_NOTE_SEEN_TITLE = _NOTE_SEEN.values(title=bindparam("new_title"))
 
 
 async def _start_turn(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: Inbound,
-                      context: _TurnContext) -> Turn:
+                      context: turn_context.TurnContext) -> Turn:
     assert inbound.chat_id is not None
     title = inbound.chat_title or inbound.sender_name
-    chat, workspace, flow_row = context.chat, context.workspace, context.flow_row
+    chat = context.chat
     if chat is None or (not chat.reachable and chat.chat_type == "private"):
         # A new chat (or a person back after blocking us) is written now; a known chat's
-        # "last seen" is written with the turn's results, saving a transaction per message.
-        async with ctx.db.session(claim.workspace_id) as session:
-            chat = await chats.touch(session, claim.workspace_id, creds.id, inbound.chat_id,
-                                     chat_type=inbound.chat_type, title=title)
+        # "last seen" is written with the turn's results.
+        chat = await turn_context.remember_chat(
+            ctx, claim.workspace_id, creds.id, inbound.chat_id,
+            chat_type=inbound.chat_type or "private", title=title, known=chat is not None)
     flow = None
-    if flow_row is not None and flow_row.expires_at > utcnow():
-        flow = FlowInfo(flow_row.module, flow_row.step, dict(flow_row.data or {}))
-    info = ChatInfo(chat.id, chat.chat_id, chat.chat_type, chat.role, chat.title)
-    turn = Turn(ctx=ctx, workspace_id=claim.workspace_id, workspace_slug=workspace.slug,
-                workspace_settings=dict(workspace.settings or {}), channel=creds, chat=info,
-                message=inbound, event_id=claim.id, flow=flow)
+    if context.flow is not None and context.flow.expires_at > utcnow():
+        flow = FlowInfo(context.flow.module, context.flow.step, dict(context.flow.data or {}))
+    info = ChatInfo(chat.pk, chat.chat_id, chat.chat_type, chat.role, chat.title)
+    turn = Turn(ctx=ctx, workspace_id=claim.workspace_id, workspace_slug=context.workspace_slug,
+                workspace_settings=context.workspace_settings, channel=creds, chat=info,
+                message=inbound, event_id=claim.id, flow=flow,
+                config_version=context.config_version, chat_context=context.chat_context)
     seen = inbound.occurred_at or utcnow()
     new_title = (title or "")[:200]
-    chat_pk = chat.id
 
     async def note_seen(session: AsyncSession) -> None:
-        values: dict[str, Any] = {"last_inbound_at": seen}
+        conn = await session.connection()
         if new_title and new_title != info.title:
-            values["title"] = new_title
-        await session.execute(update(Chat).where(Chat.id == chat_pk).values(**values)
-                              .execution_options(synchronize_session=False))
+            await conn.execute(_NOTE_SEEN_TITLE, {"pk": info.pk, "seen": seen,
+                                                  "new_title": new_title})
+        else:
+            await conn.execute(_NOTE_SEEN, {"pk": info.pk, "seen": seen})
 
     turn.write(note_seen)
     return turn
 
 
 async def _commit_turn(ctx: Context, claim: Claim, creds: ChannelCreds, turn: Turn) -> None:
-    async with ctx.db.session(claim.workspace_id) as session:
+    targets: dict[int, ChannelCreds | None] = {creds.id: creds}
+    for out in turn.outgoing:
+        if out.channel_id not in targets:
+            targets[out.channel_id] = await load_creds(ctx, channel_id=out.channel_id)
+
+    async def write(session: AsyncSession) -> None:
         await _mark_done(session, claim, turn.message, turn.outcome or "silent")
         for n, reply in enumerate(turn.replies):
             await enqueue(session, claim.workspace_id, channel_id=creds.id, kind=creds.kind,
@@ -170,8 +164,7 @@ async def _commit_turn(ctx: Context, claim: Claim, creds: ChannelCreds, turn: Tu
                           reply_to=turn.message.message_id if reply.quote else None,
                           key=f"ev{claim.id}:r{n}", source_event_id=claim.id)
         for out in turn.outgoing:
-            target = creds if out.channel_id == creds.id else await load_creds(
-                ctx, channel_id=out.channel_id)
+            target = targets.get(out.channel_id)
             if target is None or target.workspace_id != claim.workspace_id:
                 log.warning("dropped a message to a channel outside the workspace")
                 continue
@@ -182,6 +175,8 @@ async def _commit_turn(ctx: Context, claim: Claim, creds: ChannelCreds, turn: Tu
         await _apply_flow(session, claim.workspace_id, turn)
         for effect in turn.effects:
             await effect(session)
+
+    await turn_context.writes(ctx).run(write, claim.workspace_id)
     if turn.replies or turn.outgoing:
         wake_senders(ctx)
 
@@ -204,22 +199,29 @@ async def _apply_flow(session: AsyncSession, workspace_id: int, turn: Turn) -> N
         row.module, row.step, row.data, row.expires_at = module, step, data, expires
 
 
+# Only the claim that holds the event may finish it: same status, same attempt number.
+_DONE = update(InboundEvent).where(InboundEvent.id == bindparam("event_id"),
+                                   InboundEvent.status == EventStatus.PROCESSING,
+                                   InboundEvent.attempts == bindparam("claim_attempts"))
+_DONE_PLAIN = _DONE.values(status=bindparam("status"), processed_at=bindparam("processed_at"),
+                           outcome=bindparam("outcome"), error=bindparam("error"),
+                           locked_until=None)
+_DONE_READ = _DONE_PLAIN.values(chat_id=bindparam("chat_id"), sender_id=bindparam("sender_id"),
+                                text=bindparam("text"))
+
+
 async def _mark_done(
     session: AsyncSession, claim: Claim, inbound: Inbound | None, outcome: str,
     status: str = EventStatus.DONE, error: str = "",
 ) -> None:
-    await session.execute(select(1))  # hold the write lock before taking the time (SQLite)
-    values: dict[str, Any] = {"status": status, "processed_at": utcnow(),
-                              "outcome": outcome[:200], "error": error[:1000],
-                              "locked_until": None}
+    params: dict[str, Any] = {"event_id": claim.id, "claim_attempts": claim.attempts,
+                              "status": status, "processed_at": utcnow(),
+                              "outcome": outcome[:200], "error": error[:1000]}
     if inbound is not None:
-        values.update(chat_id=inbound.chat_id, sender_id=inbound.sender_id,
+        params.update(chat_id=inbound.chat_id, sender_id=inbound.sender_id,
                       text=(inbound.text or "")[:4000] or None)
-    result = await session.execute(
-        update(InboundEvent)
-        .where(InboundEvent.id == claim.id, InboundEvent.status == EventStatus.PROCESSING,
-               InboundEvent.attempts == claim.attempts)
-        .values(**values).execution_options(synchronize_session=False))
+    conn = await session.connection()
+    result = await conn.execute(_DONE_READ if inbound is not None else _DONE_PLAIN, params)
     if getattr(result, "rowcount", 0) != 1:
         raise LostClaim(claim.id)
 
@@ -228,8 +230,10 @@ async def _finish(
     ctx: Context, claim: Claim, *, inbound: Inbound | None = None, outcome: str,
     status: str = EventStatus.DONE, error: str = "",
 ) -> None:
-    async with ctx.db.session(claim.workspace_id) as session:
+    async def write(session: AsyncSession) -> None:
         await _mark_done(session, claim, inbound, outcome, status, error)
+
+    await turn_context.writes(ctx).run(write, claim.workspace_id)
 
 
 async def release_failed(ctx: Context, claim: Claim, error: str) -> None:

@@ -14,6 +14,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from panelpilot.chats.models import ChatRole
@@ -22,6 +23,7 @@ from panelpilot.db.base import utcnow
 from panelpilot.errors import Invalid
 from panelpilot.orders import linking
 from panelpilot.orders.grammar import ParseResult, parse_command
+from panelpilot.orders.models import LinkedChat
 from panelpilot.orders.panel import open_panel
 from panelpilot.orders.rules import OrderRules
 from panelpilot.orders.rules import load as load_rules
@@ -37,9 +39,13 @@ NEAR_MISSES = ("typo", "missing_action", "missing_ids")
 _MENTION = re.compile(r"^@\w+[\s,:]+")
 
 
+async def _rules(session: AsyncSession) -> tuple[OrderRules, dict[str, str]]:
+    rules, aliases, _ = await load_rules(session)
+    return rules, aliases
+
+
 async def _parse(turn: Turn) -> tuple[ParseResult, OrderRules, dict[str, str]]:
-    async with turn.read() as session:
-        rules, aliases, _ = await load_rules(session)
+    rules, aliases = await turn.cached("order_rules", _rules)
     text = _MENTION.sub("", turn.text, count=1) or turn.text
     return parse_command(text, aliases=aliases, max_ids=rules.max_ids), rules, aliases
 
@@ -48,8 +54,14 @@ def _in_group(turn: Turn) -> bool:
     return turn.chat.chat_type == "group"
 
 
+# The chat's linked panel username, read with each turn's context.
+LINKED_USERNAME = "linked_username"
+
+
 class OrdersModule:
     name = "orders"
+    chat_context = {LINKED_USERNAME: select(LinkedChat.chat_pk, LinkedChat.username).where(
+        LinkedChat.chat_pk.in_(bindparam("pks", expanding=True)))}
 
     async def handle(self, turn: Turn) -> bool:
         role = turn.chat.role
@@ -82,8 +94,7 @@ class Customer:
         kind = self.parsed.kind
         if kind in ("unrecognized",):
             return False
-        async with self.turn.read() as session:
-            self.username = await linking.linked_username(session, self.turn.chat.pk)
+        self.username = self.turn.chat_context.get(LINKED_USERNAME)
         if kind == "help":
             await self.answer("help", "help", await self.turn.template("help"))
         elif kind == "too_many":
@@ -320,10 +331,9 @@ class UnrecognizedModule:
             turn.reply(reply, quote=group)
         workspace_id, text = turn.workspace_id, turn.text
         channel_id, chat_id, event_id = turn.channel.id, turn.chat.chat_id, turn.event_id
-        chat_pk = turn.chat.pk
+        username = turn.chat_context.get(LINKED_USERNAME)
 
         async def write(session: AsyncSession) -> None:
-            username = await linking.linked_username(session, chat_pk)
             await log_command(session, workspace_id, source="chat", kind="unrecognized",
                               text=text, outcome="unrecognized", reply=reply,
                               channel_id=channel_id, chat_id=chat_id, username=username,

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from panelpilot.channels.base import Keyboard
@@ -88,10 +87,7 @@ async def enqueue(
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         row_key = key if len(parts) == 1 else f"{key}#{i + 1}"
-        before = await _exists(session, channel_id, row_key)
-        if before:
-            continue
-        await insert_ignore(session, OutboundMessage, {
+        made += await insert_ignore(session, OutboundMessage, {
             "workspace_id": workspace_id, "channel_id": channel_id, "chat_id": chat_id,
             "kind": message_kind, "purpose": purpose, "text": part,
             "keyboard": keyboard_json(keyboard) if last else None,
@@ -100,15 +96,7 @@ async def enqueue(
             "next_attempt_at": now, "last_error": "", "error_reason": "",
             "migrated_resend": False, "source_event_id": source_event_id, "created_at": now,
         })
-        made += 1
     return made
-
-
-async def _exists(session: AsyncSession, channel_id: int, key: str) -> bool:
-    found = await session.execute(
-        select(OutboundMessage.id).where(OutboundMessage.channel_id == channel_id,
-                                         OutboundMessage.idempotency_key == key[:200]))
-    return found.first() is not None
 
 
 def wake_senders(ctx: Context) -> None:

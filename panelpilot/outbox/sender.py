@@ -115,9 +115,10 @@ def _query() -> ClaimQuery:
 _QUERY = _query()
 
 
-async def claim(db: Database, limit: int, lease: float = LEASE_SECONDS) -> list[Job]:
+async def claim(db: Database, limit: int, lease: float = LEASE_SECONDS,
+                probe: bool = True) -> list[Job]:
     """Take up to ``limit`` ready messages: per chat only the oldest ready one."""
-    rows = await claim_rows(db, _QUERY, limit, lease)
+    rows = await claim_rows(db, _QUERY, limit, lease, probe=probe)
     return sorted((Job(*row) for row in rows), key=lambda j: j.id)
 
 
@@ -305,8 +306,8 @@ async def sender_loop(ctx: Context, stop: asyncio.Event, concurrency: int = 8) -
     # while the request was still in flight would let another sender repeat the message.
     lease = max(ctx.settings.outbox_lease_seconds, ctx.settings.http_timeout + HOLD_HORIZON + 5)
 
-    async def take(limit: int) -> list[Job]:
-        return await claim(ctx.db, limit, lease)
+    async def take(limit: int, told: bool) -> list[Job]:
+        return await claim(ctx.db, limit, lease, probe=not told)
 
     await claim_loop(stop=stop, signal=ctx.singleton("outbox_signal", asyncio.Event),
                      capacity=max(16, concurrency * 8), idle=ctx.settings.outbox_poll_interval,

@@ -18,17 +18,32 @@ from panelpilot.runners.models import RunnerState
 NODE_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING on either database."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING on either database; how many rows it made (0 or 1).
 
-        await session.execute(pg_insert(model).values(**values).on_conflict_do_nothing())
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    The statement is built once per table and dialect and run on the session's connection
+    (plain Core, no ORM bookkeeping): the spine inserts this way on every message.
+    """
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # as the ORM would before a statement: rows this one may need
+    conn = await session.connection()
+    dialect = conn.dialect.name
+    stmt = _INSERTS.get((model, dialect))
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        await session.execute(sqlite_insert(model).values(**values).on_conflict_do_nothing())
+            stmt = pg_insert(model).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(model).on_conflict_do_nothing()
+        _INSERTS[(model, dialect)] = stmt
+    result = await conn.execute(stmt, values)
+    return max(0, int(getattr(result, "rowcount", 0) or 0))
+
+
+_INSERTS: dict[tuple[Any, str], Any] = {}
 
 
 async def acquire(db: Database, name: str, ttl: float, holder: str = NODE_ID) -> bool:

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from panelpilot.db.base import Base, BigId, WorkspaceScoped, utcnow
@@ -34,6 +34,9 @@ class Workspace(Base):
     status: Mapped[str] = mapped_column(String(20), default=WorkspaceStatus.ACTIVE)
     plan: Mapped[str | None] = mapped_column(String(63), default=None)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Moved by database triggers whenever the workspace's templates or order rules change
+    # (migration 0005): workers keep those in memory until it moves.
+    config_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
