@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, literal, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from panelpilot.chats.models import Chat, ChatAlias, ChatRole
 from panelpilot.db.base import utcnow
@@ -26,13 +27,61 @@ async def find(session: AsyncSession, channel_id: int, chat_id: str) -> Chat | N
     return None if pk is None else await session.get(Chat, pk)
 
 
+@dataclass(frozen=True)
+class ChatState:
+    """A chat as the spine's hot path reads it (plain values, no ORM object)."""
+
+    pk: int
+    chat_id: str
+    chat_type: str
+    role: str
+    title: str
+    reachable: bool
+    unreachable_reason: str
+    last_inbound_at: datetime | None
+
+
+_STATE = (Chat.id, Chat.chat_id, Chat.chat_type, Chat.role, Chat.title, Chat.reachable,
+          Chat.unreachable_reason, Chat.last_inbound_at)
+# The chats by their ids, and after them the chats an earlier id (an alias) leads to: one
+# statement, built once.
+_MANY = union_all(
+    select(Chat.channel_id, Chat.chat_id.label("asked"), literal(0).label("by_alias"), *_STATE)
+    .where(Chat.channel_id.in_(bindparam("channels", expanding=True)),
+           Chat.chat_id.in_(bindparam("chat_ids", expanding=True))),
+    select(ChatAlias.channel_id, ChatAlias.alias, literal(1), *_STATE)
+    .join(Chat, Chat.id == ChatAlias.chat_pk)
+    .where(ChatAlias.channel_id.in_(bindparam("channels", expanding=True)),
+           ChatAlias.alias.in_(bindparam("chat_ids", expanding=True))))
+
+
+def _state(values: Any) -> ChatState:
+    return ChatState(*values)
+
+
+async def find_many(conn: AsyncConnection | AsyncSession,
+                    wanted: set[tuple[int, str]]) -> dict[tuple[int, str], ChatState]:
+    """Many chats at once by (channel id, chat id), also by an earlier id (as ``find``)."""
+    if not wanted:
+        return {}
+    found: dict[tuple[int, str], ChatState] = {}
+    rows = await conn.execute(_MANY, {"channels": sorted({ch for ch, _ in wanted}),
+                                      "chat_ids": sorted({chat for _, chat in wanted})})
+    # A chat's own id wins over an alias that happens to have the same value.
+    for row in sorted(rows, key=lambda r: r[2]):
+        key = (row[0], row[1])
+        if key in wanted and key not in found:
+            found[key] = _state(row[3:])
+    return found
+
+
 async def insert_new(
-    session: AsyncSession, workspace_id: int, channel_id: int, chat_id: str, *,
+    session: AsyncSession | AsyncConnection, workspace_id: int, channel_id: int, chat_id: str, *,
     chat_type: str, title: str | None, when: datetime | None = None,
 ) -> int | None:
     """Remember a chat never seen before, in one statement; its id, or None if it exists
     already (then ``touch`` it)."""
-    conn = await session.connection()
+    conn = await session.connection() if isinstance(session, AsyncSession) else session
     stmt = _INSERT_NEW.get(conn.dialect.name)
     if stmt is None:
         if conn.dialect.name == "postgresql":

@@ -33,6 +33,7 @@ class ChatInfo:
     chat_type: str  # private | group
     role: str  # customer | customer_group | provider_group | support | unknown
     title: str
+    reachable: bool = True  # False: the person blocked the bot (or it was removed)
 
 
 @dataclass(frozen=True)

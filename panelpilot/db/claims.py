@@ -16,16 +16,16 @@ twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from panelpilot.db.base import UtcDateTime, utcnow
 from panelpilot.db.engine import Database
 
-_SELECT_1 = select(1)
 PICK_SPARE = 4
 
 
@@ -57,31 +57,44 @@ class ClaimQuery:
         self.take = take(model.id.in_(ids))
 
 
+Then = Callable[[AsyncConnection, list[Any]], Awaitable[Any]]
+
+
 async def claim_rows(db: Database, query: ClaimQuery, limit: int, lease: float,
-                     params: dict[str, Any] | None = None, *, probe: bool = True) -> list[Any]:
+                     params: dict[str, Any] | None = None, *, probe: bool = True,
+                     then: Then | None = None) -> list[Any]:
     """Take up to ``limit`` claimable rows for ``lease`` seconds; their returned columns.
 
     ``probe=False`` skips the read-only look for work, for callers told there is some.
+    ``then(conn, rows)`` runs in the claim's transaction when rows were taken: what the work
+    needs besides the rows is read there, not in a transaction of its own.
     """
     params = dict(params or {})
     if probe:
-        async with db.read_session() as session:
-            if (await session.execute(query.probe, {**params, "now": utcnow()})).first() is None:
+        async with db.connection(write=False) as conn:
+            if (await conn.execute(query.probe, {**params, "now": utcnow()})).first() is None:
                 return []
-    async with db.platform_session() as session:
-        # On SQLite the first statement waits for the write lock: take "now" after it, or a
-        # claim that waited would carry a time from before the previous holder committed.
-        await session.execute(_SELECT_1)
-        now = utcnow()
-        params.update(now=now, until=now + timedelta(seconds=lease), limit=limit)
-        if db.is_sqlite:
-            return list((await session.execute(query.claim, params)).all())
-        # More candidates than wanted: workers claiming at the same moment pick the same
-        # ones, and each should still find rows the others have not locked.
-        ids = list((await session.execute(query.pick, {**params, "limit": limit * PICK_SPARE}))
-                   .scalars())
-        if ids:
-            ids = list((await session.execute(query.lock, {**params, "ids": ids})).scalars())
-        if not ids:
-            return []
-        return list((await session.execute(query.take, {**params, "ids": ids})).all())
+    async with db.connection() as conn:
+        rows = await _take(db, conn, query, limit, lease, params)
+        if rows and then is not None:
+            await then(conn, rows)
+        return rows
+
+
+async def _take(db: Database, conn: AsyncConnection, query: ClaimQuery, limit: int,
+                lease: float, params: dict[str, Any]) -> list[Any]:
+    # The transaction began with the write lock on SQLite (BEGIN IMMEDIATE, see db.engine):
+    # "now" is taken after any wait for it, so it is never older than a commit before us.
+    now = utcnow()
+    params.update(now=now, until=now + timedelta(seconds=lease), limit=limit)
+    if db.is_sqlite:
+        return list((await conn.execute(query.claim, params)).all())
+    # More candidates than wanted: workers claiming at the same moment pick the same ones,
+    # and each should still find rows the others have not locked.
+    ids = list((await conn.execute(query.pick, {**params, "limit": limit * PICK_SPARE}))
+               .scalars())
+    if ids:
+        ids = list((await conn.execute(query.lock, {**params, "ids": ids})).scalars())
+    if not ids:
+        return []
+    return list((await conn.execute(query.take, {**params, "ids": ids})).all())

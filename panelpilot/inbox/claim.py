@@ -10,10 +10,12 @@ result.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from panelpilot.db.claims import ClaimQuery, claim_rows, now_param
 from panelpilot.db.engine import Database
@@ -30,6 +32,8 @@ class Claim:
     chat_key: str
     attempts: int  # also the claim's token: a later claim of the same event has a larger one
     payload: dict[str, Any] | None = None  # the raw update (None: read it when needed)
+    # What the claim's ``prepare`` hook made of the event (inbox.context.Prepared).
+    prepared: Any = None
 
 
 def _ready(event: Any, now: Any) -> Any:
@@ -69,11 +73,30 @@ def _query(by_chat: bool) -> ClaimQuery:
 _QUERIES = {by_chat: _query(by_chat) for by_chat in (False, True)}
 
 
+Prepare = Callable[[AsyncConnection, list[Any]], Awaitable[dict[int, Any]]]
+
+
 async def claim(db: Database, limit: int, *, chat_key: str | None = None,
-                lease: float = LEASE_SECONDS, probe: bool = True) -> list[Claim]:
-    """Claim up to ``limit`` events (of one chat only, with ``chat_key``). ``probe=False``
-    skips the read-only look for work first: for callers that know there is some."""
+                lease: float = LEASE_SECONDS, probe: bool = True,
+                prepare: Prepare | None = None) -> list[Claim]:
+    """Claim up to ``limit`` events (of one chat only, with ``chat_key``).
+
+    ``probe=False`` skips the read-only look for work first: for callers that know there is
+    some. ``prepare(conn, rows)`` runs in the claim's transaction; what it returns for an
+    event id becomes that claim's ``prepared``.
+    """
     by_chat = chat_key is not None
+    prepared: dict[int, Any] = {}
+
+    async def then(conn: AsyncConnection, rows: list[Any]) -> None:
+        assert prepare is not None
+        prepared.update(await prepare(conn, rows))
+
     rows = await claim_rows(db, _QUERIES[by_chat], limit, lease,
-                            {"b_chat_key": chat_key} if by_chat else None, probe=probe)
-    return sorted((Claim(*row) for row in rows), key=lambda c: c.id)
+                            {"b_chat_key": chat_key} if by_chat else None, probe=probe,
+                            then=then if prepare is not None else None)
+    return sorted((_claim(row, prepared.get(row[0])) for row in rows), key=lambda c: c.id)
+
+
+def _claim(row: Any, prepared: Any) -> Claim:
+    return Claim(row[0], row[1], row[2], row[3], row[4], row[5], prepared)

@@ -1,39 +1,38 @@
 """What a turn needs before it starts, read for many events in one look: the chat (by its id or
-an earlier one), its workspace and its open flow; and new chats, written together.
+an earlier one), its workspace, its open flow and the modules' per-chat values.
 
-Workers claim events in batches and start their turns at the same moment, so these lookups
-arrive together and ``GroupRead`` answers them with three queries in one read session.
+The inbox workers get it inside the claim's own transaction (``preparer``), where chats that
+never wrote before are also written: a claimed batch costs one transaction, whatever its size.
+A turn started some other way (``process`` called directly) reads it through ``load``, which
+answers concurrent callers with one read session (``GroupRead``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from panelpilot.channels.base import Inbound, InboundKind
+from panelpilot.channels.drivers import ChannelCreds, driver_for
+from panelpilot.channels.models import ChannelStatus
+from panelpilot.channels.service import load_creds
 from panelpilot.chats import service as chats
-from panelpilot.chats.models import Chat, ChatAlias, ChatRole
+from panelpilot.chats.models import ChatRole
 from panelpilot.context import Context
 from panelpilot.conversation.models import FlowState
 from panelpilot.conversation.modules import chat_context_queries
+from panelpilot.conversation.turn import ChatInfo
 from panelpilot.db.groupcommit import GroupCommit, GroupRead
 from panelpilot.tenancy.models import Workspace
 
 # (workspace id, channel id, chat id)
 Key = tuple[int, int, str]
-
-
-@dataclass(frozen=True)
-class ChatRow:
-    pk: int
-    chat_id: str
-    chat_type: str
-    role: str
-    title: str
-    reachable: bool
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class FlowRow:
 
 @dataclass(frozen=True)
 class TurnContext:
-    chat: ChatRow | None  # None: the chat never wrote before
+    chat: ChatInfo | None  # None: the chat never wrote before
     workspace_slug: str
     workspace_settings: dict[str, Any]
     config_version: int
@@ -58,32 +57,17 @@ def _expanding(name: str) -> Any:
     return bindparam(name, expanding=True)
 
 
-_CHAT_COLUMNS = (Chat.id, Chat.chat_id, Chat.chat_type, Chat.role, Chat.title, Chat.reachable)
 # Built once: building SQLAlchemy statements costs more than running them.
-_CHATS = select(Chat.channel_id, *_CHAT_COLUMNS).where(
-    Chat.channel_id.in_(_expanding("channels")), Chat.chat_id.in_(_expanding("chat_ids")))
-_ALIASES = select(ChatAlias.channel_id, ChatAlias.alias, *_CHAT_COLUMNS).join(
-    Chat, Chat.id == ChatAlias.chat_pk).where(
-    ChatAlias.channel_id.in_(_expanding("channels")), ChatAlias.alias.in_(_expanding("aliases")))
 _WORKSPACES = select(Workspace.id, Workspace.slug, Workspace.settings,
                      Workspace.config_version).where(Workspace.id.in_(_expanding("ids")))
 _FLOWS = select(FlowState.chat_pk, FlowState.module, FlowState.step, FlowState.data,
                 FlowState.expires_at).where(FlowState.chat_pk.in_(_expanding("pks")))
 
 
-async def _fetch(session: AsyncSession, keys: list[Key]) -> dict[Key, TurnContext]:
-    channels = sorted({k[1] for k in keys})
-    found: dict[tuple[int, str], ChatRow] = {}
-    rows = await session.execute(_CHATS, {"channels": channels,
-                                          "chat_ids": sorted({k[2] for k in keys})})
-    for row in rows:
-        found[(row[0], row[2])] = ChatRow(*row[1:])
-    missing = sorted({k[2] for k in keys if (k[1], k[2]) not in found})
-    if missing:
-        # An earlier id of a chat (a group before it became a supergroup) leads to the chat.
-        for alias in await session.execute(_ALIASES, {"channels": channels,
-                                                      "aliases": missing}):
-            found[(alias[0], alias[1])] = ChatRow(*alias[2:])
+async def _fetch(session: AsyncSession | AsyncConnection,
+                 keys: list[Key]) -> dict[Key, TurnContext]:
+    found = {key: ChatInfo(c.pk, c.chat_id, c.chat_type, c.role, c.title, c.reachable)
+             for key, c in (await chats.find_many(session, {k[1:] for k in keys})).items()}
     spaces = {row[0]: row[1:] for row in await session.execute(
         _WORKSPACES, {"ids": sorted({k[0] for k in keys})})}
     pks = sorted({chat.pk for chat in found.values()})
@@ -125,24 +109,70 @@ async def load(ctx: Context, workspace_id: int, channel_id: int,
     return await _reader(ctx).get((workspace_id, channel_id, chat_id))
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A claimed event, normalized, with its turn's context when it is a person's message."""
+
+    inbound: Inbound
+    context: TurnContext | None  # None: not a turn (a status, an echo …), or no workspace
+
+
+def _turn_key(creds: ChannelCreds, inbound: Inbound) -> tuple[int, str] | None:
+    if (creds.status == ChannelStatus.DISABLED or not inbound.chat_id
+            or inbound.kind not in (InboundKind.MESSAGE, InboundKind.CALLBACK)):
+        return None
+    return creds.id, inbound.chat_id
+
+
+def preparer(ctx: Context) -> Callable[[AsyncConnection, list[Any]], Awaitable[dict[int, Any]]]:
+    """The claim hook of the inbox workers: normalize each claimed event, read the turns'
+    contexts and write the chats that are new, in the claim's transaction."""
+
+    async def prepare(conn: AsyncConnection, rows: list[Any]) -> dict[int, Any]:
+        events: dict[int, tuple[int, Inbound, Key | None]] = {}
+        for event_id, workspace_id, channel_id, _, _, payload in rows:
+            creds = await load_creds(ctx, channel_id=channel_id)
+            if creds is None or payload is None:
+                continue
+            inbound = driver_for(creds.kind).normalize(payload, creds)
+            turn = _turn_key(creds, inbound)
+            events[event_id] = (workspace_id, inbound, (workspace_id, *turn) if turn else None)
+        contexts = await _fetch(conn, sorted({key for _, _, key in events.values() if key}))
+        for workspace_id, inbound, key in events.values():
+            found = contexts.get(key) if key else None
+            if key is None or found is None or found.chat is not None:
+                continue
+            chat_type = inbound.chat_type or "private"
+            title = (inbound.chat_title or inbound.sender_name or "")[:200]
+            pk = await chats.insert_new(conn, workspace_id, key[1], key[2],
+                                        chat_type=chat_type, title=title)
+            if pk is not None:
+                contexts[key] = dataclasses.replace(found, chat=ChatInfo(
+                    pk, key[2], chat_type, ChatRole.UNKNOWN, title, True))
+        return {event_id: Prepared(inbound, contexts.get(key) if key else None)
+                for event_id, (_, inbound, key) in events.items()}
+
+    return prepare
+
+
 async def remember_chat(ctx: Context, workspace_id: int, channel_id: int, chat_id: str, *,
-                        chat_type: str, title: str | None, known: bool) -> ChatRow:
+                        chat_type: str, title: str | None, known: bool) -> ChatInfo:
     """Write a chat that is new (``known`` False) or a person back after blocking us, and
     return it."""
-    made: list[ChatRow] = []
+    made: list[ChatInfo] = []
 
     async def write(session: AsyncSession) -> None:
         if not known:
             pk = await chats.insert_new(session, workspace_id, channel_id, chat_id,
                                         chat_type=chat_type, title=title)
             if pk is not None:
-                made[:] = [ChatRow(pk, chat_id, chat_type, ChatRole.UNKNOWN,
+                made[:] = [ChatInfo(pk, chat_id, chat_type, ChatRole.UNKNOWN,
                                    (title or "")[:200], True)]
                 return
         chat = await chats.touch(session, workspace_id, channel_id, chat_id,
                                  chat_type=chat_type, title=title)
         await session.flush()
-        made[:] = [ChatRow(chat.id, chat.chat_id, chat.chat_type, chat.role, chat.title,
+        made[:] = [ChatInfo(chat.id, chat.chat_id, chat.chat_type, chat.role, chat.title,
                            chat.reachable)]
 
     await writes(ctx).run(write, workspace_id)

@@ -26,7 +26,7 @@ from panelpilot.chats.models import Chat
 from panelpilot.context import Context
 from panelpilot.conversation.models import FlowState
 from panelpilot.conversation.modules import converse
-from panelpilot.conversation.turn import ChatInfo, FlowInfo, Turn
+from panelpilot.conversation.turn import FlowInfo, Turn
 from panelpilot.db.base import utcnow
 from panelpilot.inbox import context as turn_context
 from panelpilot.inbox.claim import Claim
@@ -60,10 +60,15 @@ async def process(ctx: Context, claim: Claim) -> str:
 
 async def _process(ctx: Context, claim: Claim) -> str:
     creds = await load_creds(ctx, channel_id=claim.channel_id)
-    payload = claim.payload if claim.payload is not None else await _payload(ctx, claim)
-    if payload is None:
-        return "gone"
-    inbound = driver_for(creds.kind).normalize(payload, creds) if creds else None
+    prepared: turn_context.Prepared | None = claim.prepared
+    inbound: Inbound | None = None
+    if prepared is not None:
+        inbound = prepared.inbound
+    elif creds is not None:
+        payload = claim.payload if claim.payload is not None else await _payload(ctx, claim)
+        if payload is None:
+            return "gone"
+        inbound = driver_for(creds.kind).normalize(payload, creds)
     if creds is None or inbound is None:
         await _finish(ctx, claim, outcome="channel removed")
         return "channel removed"
@@ -77,7 +82,9 @@ async def _process(ctx: Context, claim: Claim) -> str:
     if inbound.kind not in (InboundKind.MESSAGE, InboundKind.CALLBACK) or not inbound.chat_id:
         await _finish(ctx, claim, inbound=inbound, outcome=inbound.kind.value)
         return inbound.kind.value
-    context = await turn_context.load(ctx, claim.workspace_id, creds.id, inbound.chat_id)
+    context = prepared.context if prepared is not None else None
+    if context is None:
+        context = await turn_context.load(ctx, claim.workspace_id, creds.id, inbound.chat_id)
     if context is None:
         await _finish(ctx, claim, inbound=inbound, outcome="workspace removed")
         return "workspace removed"
@@ -130,9 +137,8 @@ async def _start_turn(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: 
     flow = None
     if context.flow is not None and context.flow.expires_at > utcnow():
         flow = FlowInfo(context.flow.module, context.flow.step, dict(context.flow.data or {}))
-    info = ChatInfo(chat.pk, chat.chat_id, chat.chat_type, chat.role, chat.title)
     turn = Turn(ctx=ctx, workspace_id=claim.workspace_id, workspace_slug=context.workspace_slug,
-                workspace_settings=context.workspace_settings, channel=creds, chat=info,
+                workspace_settings=context.workspace_settings, channel=creds, chat=chat,
                 message=inbound, event_id=claim.id, flow=flow,
                 config_version=context.config_version, chat_context=context.chat_context)
     seen = inbound.occurred_at or utcnow()
@@ -140,11 +146,11 @@ async def _start_turn(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: 
 
     async def note_seen(session: AsyncSession) -> None:
         conn = await session.connection()
-        if new_title and new_title != info.title:
-            await conn.execute(_NOTE_SEEN_TITLE, {"pk": info.pk, "seen": seen,
+        if new_title and new_title != chat.title:
+            await conn.execute(_NOTE_SEEN_TITLE, {"pk": chat.pk, "seen": seen,
                                                   "new_title": new_title})
         else:
-            await conn.execute(_NOTE_SEEN, {"pk": info.pk, "seen": seen})
+            await conn.execute(_NOTE_SEEN, {"pk": chat.pk, "seen": seen})
 
     turn.write(note_seen)
     return turn

@@ -13,6 +13,7 @@ import logging
 
 from panelpilot.context import Context
 from panelpilot.inbox.claim import Claim, claim
+from panelpilot.inbox.context import preparer
 from panelpilot.inbox.process import LostClaim, process, release_failed
 from panelpilot.runners.claimloop import claim_loop
 
@@ -33,9 +34,10 @@ async def _run(ctx: Context, current: Claim) -> None:
 
 async def inbox_loop(ctx: Context, stop: asyncio.Event, concurrency: int = 8) -> None:
     lease = ctx.settings.inbox_lease_seconds
+    prepare = preparer(ctx)
 
     async def take(limit: int, told: bool) -> list[Claim]:
-        return await claim(ctx.db, limit, lease=lease, probe=not told)
+        return await claim(ctx.db, limit, lease=lease, probe=not told, prepare=prepare)
 
     await claim_loop(stop=stop, signal=ctx.singleton("inbox_signal", asyncio.Event),
                      capacity=concurrency * PER_WORKER_SLOT,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from panelpilot.chats import service as chats
@@ -482,16 +482,20 @@ async def log_command(
     calls: list[CallRecord] | None = None, order_ids: list[str] | None = None,
 ) -> int:
     """Log a command that is not an order action (help, balance, link, unrecognized …)."""
-    row = CommandLog(
-        workspace_id=workspace_id, created_at=utcnow(), source=source, channel_id=channel_id,
-        chat_id=chat_id, username=username, text=text[:4000], kind=kind, action=action,
-        outcome=outcome[:40], error_type=error_type, suggestion=suggestion,
-        corrected_from=(corrected_from or None) and corrected_from[:100],
-        order_count=len(order_ids or []), reply=reply, detail=detail[:1000],
-        latency_ms=int((time.monotonic() - started) * 1000) if started is not None else 0,
-        event_id=event_id, ticket_id=ticket_id)
-    session.add(row)
-    await session.flush()
+    # One plain INSERT: most messages end here ("help", strict silence), so no ORM object.
+    conn = await session.connection()
+    row_id: int = (await conn.execute(_INSERT_COMMAND, {
+        "workspace_id": workspace_id, "created_at": utcnow(), "source": source,
+        "channel_id": channel_id, "chat_id": chat_id, "username": username,
+        "text": text[:4000], "kind": kind, "action": action, "outcome": outcome[:40],
+        "error_type": error_type, "suggestion": suggestion,
+        "corrected_from": (corrected_from or None) and corrected_from[:100],
+        "order_count": len(order_ids or []), "reply": reply, "detail": detail[:1000],
+        "latency_ms": int((time.monotonic() - started) * 1000) if started is not None else 0,
+        "event_id": event_id, "ticket_id": ticket_id})).scalar_one()
     if calls:
-        write_calls(session, workspace_id, calls, row.id)
-    return row.id
+        write_calls(session, workspace_id, calls, row_id)
+    return row_id
+
+
+_INSERT_COMMAND = insert(CommandLog).returning(CommandLog.id)

@@ -11,6 +11,7 @@ the last attempt the message lands in the failed list, from where an admin can r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, exists, func, insert, or_, select, update
 
 from panelpilot.channels.base import (
     BLOCKED,
@@ -34,7 +35,7 @@ from panelpilot.channels.drivers import ChannelCreds, driver_for
 from panelpilot.channels.models import ChannelAccount, ChannelKind, ChannelStatus
 from panelpilot.channels.service import load_creds, set_status
 from panelpilot.chats import service as chats
-from panelpilot.chats.models import Chat
+from panelpilot.chats.service import ChatState
 from panelpilot.context import Context
 from panelpilot.db.base import utcnow
 from panelpilot.db.claims import ClaimQuery, claim_rows, now_param
@@ -65,6 +66,7 @@ class Job:
     attempts: int
     max_attempts: int
     migrated_resend: bool
+    chat: ChatState | None = None  # read with the claim; None: the chat never wrote to us
 
 
 def _ready(msg: Any, now: Any) -> Any:
@@ -117,9 +119,20 @@ _QUERY = _query()
 
 async def claim(db: Database, limit: int, lease: float = LEASE_SECONDS,
                 probe: bool = True) -> list[Job]:
-    """Take up to ``limit`` ready messages: per chat only the oldest ready one."""
-    rows = await claim_rows(db, _QUERY, limit, lease, probe=probe)
-    return sorted((Job(*row) for row in rows), key=lambda j: j.id)
+    """Take up to ``limit`` ready messages: per chat only the oldest ready one, each with its
+    chat's state (reachable, type, last message) read in the same transaction."""
+    states: dict[tuple[int, str], ChatState] = {}
+
+    async def read_chats(conn: Any, rows: list[Any]) -> None:
+        states.update(await chats.find_many(conn, {(row[2], row[3]) for row in rows}))
+
+    rows = await claim_rows(db, _QUERY, limit, lease, probe=probe, then=read_chats)
+    jobs = [_job(row, states.get((row[2], row[3]))) for row in rows]
+    return sorted(jobs, key=lambda j: j.id)
+
+
+def _job(row: Any, chat: ChatState | None) -> Job:
+    return dataclasses.replace(Job(*row), chat=chat)
 
 
 def _keyboard(raw: list[Any] | None) -> list[list[Button]] | None:
@@ -140,10 +153,6 @@ class Sender:
         # Results of sends are written in shared transactions: one commit for many sends.
         self.results = GroupCommit(ctx.db)
 
-    async def _chat(self, job: Job) -> Chat | None:
-        async with self.ctx.db.read_session(job.workspace_id) as session:
-            return await chats.find(session, job.channel_id, job.chat_id)
-
     async def send(self, job: Job) -> str:
         """Send one claimed message; returns what happened (for logs and tests)."""
         creds = await load_creds(self.ctx, channel_id=job.channel_id)
@@ -154,7 +163,7 @@ class Sender:
         if creds.status != ChannelStatus.ACTIVE:
             await self._requeue(job, delay=5.0, count_attempt=False)
             return "held"
-        chat = await self._chat(job)
+        chat = job.chat
         if job.kind == "text" and chat is not None and not chat.reachable:
             await self._finish(job, SendStatus.FAILED, reason=BLOCKED,
                                detail=f"not sent: {chat.unreachable_reason or 'unreachable'}",
@@ -250,54 +259,73 @@ class Sender:
         for key, limit in driver_for(creds.kind).limits(self.ctx, creds, "private")[:1]:
             await self.limiter.pause(key, seconds, limit)
 
-    async def _attempt(self, session: Any, job: Job, *, ok: bool, reason: str, detail: str,
+    @staticmethod
+    async def _attempt(conn: Any, job: Job, *, ok: bool, reason: str, detail: str,
                        started: float | None) -> None:
         if started is None:
             return
-        session.add(OutboundAttempt(
-            workspace_id=job.workspace_id, message_id=job.id, number=job.attempts,
-            duration_ms=int((time.perf_counter() - started) * 1000), ok=ok,
-            reason=reason[:40], detail=detail[:1000]))
+        await conn.execute(_ATTEMPT, {
+            "workspace_id": job.workspace_id, "message_id": job.id, "number": job.attempts,
+            "started_at": utcnow(), "duration_ms": int((time.perf_counter() - started) * 1000),
+            "ok": ok, "reason": reason[:40], "detail": detail[:1000]})
 
     async def _finish(self, job: Job, status: str, *, external_id: str | None = None,
                       reason: str = "", detail: str = "", started: float | None = None,
                       attempt: bool = True) -> None:
-        values: dict[str, Any] = {"status": status, "locked_until": None}
+        params: dict[str, Any] = {"job_id": job.id, "claim_attempts": job.attempts,
+                                  "status": status}
         if status == SendStatus.SENT:
-            values.update(sent_at=utcnow(), external_id=external_id, delivery_status="sent"
-                          if external_id else None)
+            statement = _SENT
+            params.update(sent_at=utcnow(), external_id=external_id,
+                          delivery_status="sent" if external_id else None)
         else:
-            values.update(error_reason=reason[:40], last_error=detail[:1000])
+            statement = _FAILED
+            params.update(error_reason=reason[:40], last_error=detail[:1000])
 
         async def write(session: Any) -> None:
-            await session.execute(
-                update(OutboundMessage)
-                .where(OutboundMessage.id == job.id, OutboundMessage.attempts == job.attempts)
-                .values(**values).execution_options(synchronize_session=False))
+            conn = await session.connection()
+            await conn.execute(statement, params)
             if attempt:
-                await self._attempt(session, job, ok=status == SendStatus.SENT, reason=reason,
+                await self._attempt(conn, job, ok=status == SendStatus.SENT, reason=reason,
                                     detail=detail, started=started)
 
         await self.results.run(write)
 
     async def _requeue(self, job: Job, *, delay: float, count_attempt: bool = True,
                        exc: SendError | None = None, started: float | None = None) -> None:
-        values: dict[str, Any] = {
-            "status": SendStatus.QUEUED, "locked_until": None,
+        params: dict[str, Any] = {
+            "job_id": job.id, "claim_attempts": job.attempts,
             "next_attempt_at": utcnow() + timedelta(seconds=max(0.0, delay)),
-        }
-        if not count_attempt:
-            values["attempts"] = OutboundMessage.attempts - 1
-        if exc is not None:
-            values.update(error_reason=exc.reason[:40], last_error=str(exc)[:1000])
-        async with self.ctx.db.session(job.workspace_id) as session:
-            await session.execute(
-                update(OutboundMessage)
-                .where(OutboundMessage.id == job.id, OutboundMessage.attempts == job.attempts)
-                .values(**values).execution_options(synchronize_session=False))
+            "attempts": job.attempts if count_attempt else job.attempts - 1,
+            "error_reason": exc.reason[:40] if exc else "",
+            "last_error": str(exc)[:1000] if exc else ""}
+
+        async def write(session: Any) -> None:
+            conn = await session.connection()
+            await conn.execute(_REQUEUE_WITH_ERROR if exc is not None else _REQUEUE, params)
             if exc is not None:
-                await self._attempt(session, job, ok=False, reason=exc.reason, detail=str(exc),
+                await self._attempt(conn, job, ok=False, reason=exc.reason, detail=str(exc),
                                     started=started)
+
+        await self.results.run(write)
+
+
+# Only the claim that holds the message may record its result: same attempt number.
+_THIS_CLAIM = update(OutboundMessage).where(
+    OutboundMessage.id == bindparam("job_id"),
+    OutboundMessage.attempts == bindparam("claim_attempts"))
+_SENT = _THIS_CLAIM.values(status=bindparam("status"), locked_until=None,
+                           sent_at=bindparam("sent_at"), external_id=bindparam("external_id"),
+                           delivery_status=bindparam("delivery_status"))
+_FAILED = _THIS_CLAIM.values(status=bindparam("status"), locked_until=None,
+                             error_reason=bindparam("error_reason"),
+                             last_error=bindparam("last_error"))
+_REQUEUE = _THIS_CLAIM.values(status=SendStatus.QUEUED, locked_until=None,
+                              next_attempt_at=bindparam("next_attempt_at"),
+                              attempts=bindparam("attempts"))
+_REQUEUE_WITH_ERROR = _REQUEUE.values(error_reason=bindparam("error_reason"),
+                                      last_error=bindparam("last_error"))
+_ATTEMPT = insert(OutboundAttempt)
 
 
 async def sender_loop(ctx: Context, stop: asyncio.Event, concurrency: int = 8) -> None:

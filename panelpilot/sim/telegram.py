@@ -30,7 +30,7 @@ from itertools import islice
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import parse_qsl
 
-import httpx
+import aiohttp
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -300,7 +300,7 @@ class TelegramSim:
         self._bots: dict[str, _Bot] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._closing = False
         self._app: Starlette | None = None
 
@@ -769,25 +769,29 @@ class TelegramSim:
 
     async def _post_update(self, bot: _Bot, update: dict[str, Any]) -> str | None:
         if self._http is None:
-            # trust_env=False: never route deliveries through a proxy from the environment.
-            self._http = httpx.AsyncClient(
-                timeout=self.webhook_timeout, trust_env=False,
-                limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500))
+            # aiohttp, not httpx: the simulator posts every update of a benchmark, and
+            # aiohttp's parser in C costs a third of httpx's pure-Python one per request.
+            # trust_env stays False: deliveries never go through a proxy from the environment.
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
+                connector=aiohttp.TCPConnector(limit=2000, limit_per_host=0))
         headers = {"content-type": "application/json"}
         if bot.secret_token:
             headers["X-Telegram-Bot-Api-Secret-Token"] = bot.secret_token
         body = json.dumps(update, ensure_ascii=False).encode()
         try:
-            resp = await self._http.post(bot.webhook_url, content=body, headers=headers)
-        except httpx.TimeoutException:
+            async with self._http.post(bot.webhook_url, data=body, headers=headers) as resp:
+                await resp.read()
+                status, reason = resp.status, resp.reason or ""
+        except TimeoutError:
             return "Read timeout expired"
-        except httpx.ConnectError:
+        except aiohttp.ClientConnectorError:
             return "Connection refused"
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             return f"Connection error: {type(exc).__name__}"
-        if 200 <= resp.status_code < 300:
+        if 200 <= status < 300:
             return None
-        return f"Wrong response from the webhook: {resp.status_code} {resp.reason_phrase}"
+        return f"Wrong response from the webhook: {status} {reason}"
 
     # ---- HTTP: the Bot API ---------------------------------------------------------------------
 
@@ -816,7 +820,7 @@ class TelegramSim:
                 if bot.delivery is not None:
                     bot.delivery.cancel()
             if self._http is not None:
-                await self._http.aclose()
+                await self._http.close()
                 self._http = None
 
     def _bind_loop(self) -> None:
