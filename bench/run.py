@@ -218,7 +218,7 @@ async def bench_ingest(url: str, seconds: int) -> None:
 # --- 2. end to end --------------------------------------------------------------------------
 
 
-async def bench_e2e(url: str, rate: int, seconds: int) -> None:
+async def bench_e2e(url: str, rate: int, seconds: int, split: bool, redis: str | None) -> None:
     sim = TelegramSim(limits=Limits.off())
     arrived: dict[int, float] = {}
     original = sim._do_sendMessage
@@ -239,10 +239,16 @@ async def bench_e2e(url: str, rate: int, seconds: int) -> None:
     for i, token in enumerate(bots):
         sim.add_bot(token)
         channel_ids.append((await add_bot(ctx, ws, f"e2e{i}", token, "webhook"))[0])
-    web = spawn(["serve", "--port", str(port)], env_for(
-        url, PANELPILOT_TELEGRAM_API_URL=server.url, PANELPILOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        PANELPILOT_TELEGRAM_CHAT_RATE="1000", PANELPILOT_TELEGRAM_BOT_RATE="1000",
-        PANELPILOT_INBOX_POLL_INTERVAL="0.02", PANELPILOT_OUTBOX_POLL_INTERVAL="0.02"))
+    env = env_for(url, PANELPILOT_TELEGRAM_API_URL=server.url,
+                  PANELPILOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
+                  PANELPILOT_TELEGRAM_CHAT_RATE="1000", PANELPILOT_TELEGRAM_BOT_RATE="1000")
+    if redis:
+        env["PANELPILOT_REDIS_URL"] = redis
+    if split:  # the scale-out shape: a web node and a worker node
+        procs = [spawn(["serve", "--no-workers", "--port", str(port)], env),
+                 spawn(["worker"], env)]
+    else:  # embedded: one process runs the web app and the workers
+        procs = [spawn(["serve", "--port", str(port)], env)]
     await wait_http(f"http://127.0.0.1:{port}/healthz")
     from panelpilot.channels.service import connect
 
@@ -259,6 +265,7 @@ async def bench_e2e(url: str, rate: int, seconds: int) -> None:
     arrived.clear()
     said: dict[int, float] = {}
     total = rate * seconds
+    cpu_before = sum(proc_stats(p.pid)[1] for p in procs)
     started = time.perf_counter()
     for n in range(total):
         due = started + n / rate
@@ -271,7 +278,9 @@ async def bench_e2e(url: str, rate: int, seconds: int) -> None:
     deadline = time.perf_counter() + 30
     while len(arrived) < total and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
-    stop(web)
+    cpu_after = sum(proc_stats(p.pid)[1] for p in procs)
+    for proc in procs:
+        stop(proc)
     await ctx.close()
     sim.close()
     await server.stop()
@@ -284,6 +293,8 @@ async def bench_e2e(url: str, rate: int, seconds: int) -> None:
           f"latency p50 {pct(latencies, 50):.1f} ms, p99 {pct(latencies, 99):.1f} ms, "
           f"mean {statistics.fmean(latencies) if latencies else float('nan'):.1f} ms "
           "(target p99 ≤ 50 ms)")
+    print(f"  {'web + worker processes' if split else 'one serve process'}: CPU "
+          f"{(cpu_after - cpu_before) / max(1, len(latencies)) * 1000:.2f} ms per message")
 
 
 # --- 3. send rate ---------------------------------------------------------------------------
@@ -389,6 +400,10 @@ async def main() -> None:
     parser.add_argument("--only", choices=["ingest", "e2e", "send", "polling"], default=None)
     parser.add_argument("--rate", type=int, default=200,
                         help="messages per second for the end-to-end part (default 200)")
+    parser.add_argument("--split", action="store_true",
+                        help="end to end with a web process and a worker process")
+    parser.add_argument("--redis", metavar="URL",
+                        help="end to end with the rate buckets in this Redis")
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     if shutil.which("wrk") is None and args.only in (None, "ingest"):
@@ -399,7 +414,8 @@ async def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             parts = {
                 "ingest": lambda u: bench_ingest(u, 5 if args.quick else 15),
-                "e2e": lambda u: bench_e2e(u, args.rate, 5 if args.quick else 15),
+                "e2e": lambda u: bench_e2e(u, args.rate, 5 if args.quick else 15, args.split,
+                                             args.redis),
                 "send": lambda u: bench_send(u, 600 if args.quick else 5000),
                 "polling": lambda u: bench_polling(u, 1000, 5 if args.quick else 15),
             }

@@ -33,7 +33,10 @@ def loops() -> dict[str, Loop]:
     return {"inbox": inbox_loop, "outbox": sender_loop, "runners": runners_loop}
 
 
-async def run_loops(ctx: Context, stop: asyncio.Event, concurrency: int = 8) -> None:
+async def run_loops(ctx: Context, stop: asyncio.Event, concurrency: int = 8, *,
+                    other_processes: bool = False) -> None:
+    """Run every loop until ``stop``. ``other_processes``: other processes store work too (a
+    separate web node), so listen for their wake-ups (see ``runners.wakeup``)."""
     async def guarded(name: str, loop: Loop) -> None:
         while not stop.is_set():
             try:
@@ -46,8 +49,12 @@ async def run_loops(ctx: Context, stop: asyncio.Event, concurrency: int = 8) -> 
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=5)
 
+    from panelpilot.runners.wakeup import wake_from_other_processes
+
     tasks = [asyncio.create_task(guarded(name, loop), name=name)
              for name, loop in loops().items()]
+    if other_processes:
+        tasks.append(asyncio.create_task(wake_from_other_processes(ctx, stop), name="wakeup"))
     await asyncio.gather(*tasks)
 
 
@@ -59,7 +66,7 @@ async def run_forever(ctx: Context, concurrency: int = 8) -> None:
     settle_process()
     log.info("worker started", extra={"loops": sorted(loops())})
     try:
-        await run_loops(ctx, stop, concurrency)
+        await run_loops(ctx, stop, concurrency, other_processes=True)
     finally:
         await ctx.close()
         log.info("worker stopped")
@@ -72,7 +79,10 @@ def attach_workers(app: FastAPI, ctx: Context, concurrency: int = 8) -> None:
     @contextlib.asynccontextmanager
     async def lifespan(a: Any) -> AsyncIterator[Any]:
         stop = asyncio.Event()
-        task = asyncio.create_task(run_loops(ctx, stop, concurrency))
+        # In this process the web app wakes the loops itself; on PostgreSQL other web nodes
+        # may store work too.
+        task = asyncio.create_task(run_loops(ctx, stop, concurrency,
+                                             other_processes=not ctx.db.is_sqlite))
         try:
             async with inner(a) as state:
                 yield state

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from panelpilot.chats.models import Chat, ChatAlias, ChatRole
 from panelpilot.db.base import utcnow
+from panelpilot.db.inserts import insert_ignoring
 from panelpilot.errors import Invalid
 from panelpilot.runners.lease import insert_ignore
 
@@ -82,23 +83,12 @@ async def insert_new(
     """Remember a chat never seen before, in one statement; its id, or None if it exists
     already (then ``touch`` it)."""
     conn = await session.connection() if isinstance(session, AsyncSession) else session
-    stmt = _INSERT_NEW.get(conn.dialect.name)
-    if stmt is None:
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        stmt = _INSERT_NEW[conn.dialect.name] = (
-            insert(Chat).on_conflict_do_nothing().returning(Chat.id))
     now = when or utcnow()
-    return (await conn.execute(stmt, {
+    return (await conn.execute(insert_ignoring(Chat, conn.dialect.name, Chat.id), {
         "workspace_id": workspace_id, "channel_id": channel_id, "chat_id": chat_id,
         "chat_type": chat_type, "role": ChatRole.UNKNOWN, "title": (title or "")[:200],
         "reachable": True, "unreachable_reason": "", "last_inbound_at": now,
         "created_at": now})).scalar()
-
-
-_INSERT_NEW: dict[str, Any] = {}
 
 
 async def touch(

@@ -6,8 +6,8 @@ writes and returns. ``claim_rows`` then runs it:
 
 - a read-only probe first, so idle workers never queue for the write lock (SQLite);
 - on SQLite, pick and take in one UPDATE (writers are serialized anyway);
-- on PostgreSQL, pick a few more than wanted, lock up to the limit of them with
-  ``FOR UPDATE SKIP LOCKED`` (workers claiming at once skip each other's rows instead of
+- on PostgreSQL, in one statement: pick a few more than wanted, lock up to the limit of them
+  with ``FOR UPDATE SKIP LOCKED`` (workers claiming at once skip each other's rows instead of
   waiting for them), then take the locked ones.
 
 Either way the UPDATE checks "ready" again on the row it changes, so a row is never taken
@@ -46,35 +46,50 @@ class ClaimQuery:
             return (update(model).where(which, ready).values(**values).returning(*returning)
                     .execution_options(synchronize_session=False))
 
-        ids: Any = bindparam("ids", expanding=True)
         self.probe = claimable.limit(1)
+        # SQLite: writers are serialized, so pick and take in one UPDATE.
         self.claim = take(model.id.in_(claimable.limit(limit).correlate(None).scalar_subquery()))
-        self.pick = claimable.limit(limit)
-        # A statement of its own: inside the UPDATE, PostgreSQL may run a locking subquery
-        # with a LIMIT again for each row, and take more rows than the limit.
-        self.lock = (select(model.id).where(model.id.in_(ids), ready).order_by(model.id)
-                     .limit(limit).with_for_update(skip_locked=True))
-        self.take = take(model.id.in_(ids))
+        # PostgreSQL: pick a few more candidates than wanted (workers claiming at the same
+        # moment pick the same ones, and each should still find rows the others have not
+        # locked), lock up to the limit of them, skipping locked ones, and take those. The
+        # locking step is a MATERIALIZED CTE: as a subquery inside the UPDATE, PostgreSQL may
+        # run it again for each row and take more rows than the limit.
+        candidates = claimable.limit(bindparam("pick_limit", type_=Integer())).subquery()
+        locked = (select(model.id).where(model.id.in_(select(candidates)), ready)
+                  .order_by(model.id).limit(limit).with_for_update(skip_locked=True)
+                  .cte("locked").prefix_with("MATERIALIZED"))
+        self.claim_locking = take(model.id.in_(select(locked.c.id)))
 
 
 Then = Callable[[AsyncConnection, list[Any]], Awaitable[Any]]
 
 
+class Claimer:
+    """The connections a claim loop keeps: one to look for work, one to take it."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.look = db.kept(write=False)
+        self.take = db.kept()
+
+
 async def claim_rows(db: Database, query: ClaimQuery, limit: int, lease: float,
                      params: dict[str, Any] | None = None, *, probe: bool = True,
-                     then: Then | None = None) -> list[Any]:
+                     then: Then | None = None, via: Claimer | None = None) -> list[Any]:
     """Take up to ``limit`` claimable rows for ``lease`` seconds; their returned columns.
 
     ``probe=False`` skips the read-only look for work, for callers told there is some.
     ``then(conn, rows)`` runs in the claim's transaction when rows were taken: what the work
-    needs besides the rows is read there, not in a transaction of its own.
+    needs besides the rows is read there, not in a transaction of its own. ``via``: the kept
+    connections of a claim loop (otherwise pooled ones).
     """
     params = dict(params or {})
     if probe:
-        async with db.connection(write=False) as conn:
+        looking = via.look.transaction() if via else db.connection(write=False)
+        async with looking as conn:
             if (await conn.execute(query.probe, {**params, "now": utcnow()})).first() is None:
                 return []
-    async with db.connection() as conn:
+    async with (via.take.transaction() if via else db.connection()) as conn:
         rows = await _take(db, conn, query, limit, lease, params)
         if rows and then is not None:
             await then(conn, rows)
@@ -89,12 +104,5 @@ async def _take(db: Database, conn: AsyncConnection, query: ClaimQuery, limit: i
     params.update(now=now, until=now + timedelta(seconds=lease), limit=limit)
     if db.is_sqlite:
         return list((await conn.execute(query.claim, params)).all())
-    # More candidates than wanted: workers claiming at the same moment pick the same ones,
-    # and each should still find rows the others have not locked.
-    ids = list((await conn.execute(query.pick, {**params, "limit": limit * PICK_SPARE}))
-               .scalars())
-    if ids:
-        ids = list((await conn.execute(query.lock, {**params, "ids": ids})).scalars())
-    if not ids:
-        return []
-    return list((await conn.execute(query.take, {**params, "ids": ids})).all())
+    return list((await conn.execute(query.claim_locking,
+                                    {**params, "pick_limit": limit * PICK_SPARE})).all())

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util import await_only
 
 from panelpilot.db import sqlite_inline
 from panelpilot.db.scoping import PLATFORM_KEY, SCOPE_KEY
@@ -48,7 +49,8 @@ class PriorityLock:
             if future.done() and not future.cancelled():
                 self.release()  # it was handed to us just as we were cancelled: pass it on
             else:
-                queue.remove(future)
+                with contextlib.suppress(ValueError):  # release() may have dropped it
+                    queue.remove(future)
             raise
 
     def release(self) -> None:
@@ -99,11 +101,10 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
         # writes fails with SQLITE_BUSY, without waiting, when another writer got in between.
-        # Read-only sessions say so and run deferred, beside the writer (WAL).
-        if conn.get_execution_options().get(READ_ONLY):
-            conn.exec_driver_sql("BEGIN")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only sessions say so and run deferred, beside the writer (WAL). Sent straight to
+        # the driver: through SQLAlchemy a statement costs ~80 µs, and every transaction has one.
+        immediate = not conn.get_execution_options().get(READ_ONLY)
+        await_only(conn.connection.driver_connection.begin(immediate))
 
 
 class Database:
@@ -123,6 +124,7 @@ class Database:
                                               max_overflow=pool_size)
         self._factory = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = PriorityLock()
+        self._kept: set[KeptConnection] = set()
 
     @contextlib.asynccontextmanager
     async def _write(self, urgent: bool = False) -> AsyncIterator[None]:
@@ -156,6 +158,7 @@ class Database:
                      else create_async_engine(db.url, poolclass=NullPool))
         db._factory = async_sessionmaker(db.engine, expire_on_commit=False)
         db._write_lock = PriorityLock()
+        db._kept = set()
         return db
 
     @property
@@ -212,6 +215,11 @@ class Database:
         async with self._write(urgent), self.engine.begin() as conn:
             yield conn
 
+    def kept(self, *, write: bool = True, urgent: bool = False) -> KeptConnection:
+        """A connection kept open for one sequential user of the hot path (see
+        ``KeptConnection``)."""
+        return KeptConnection(self, write=write, urgent=urgent)
+
     @contextlib.asynccontextmanager
     async def bare_session(self) -> AsyncIterator[AsyncSession]:
         """A transaction with no scope: workspace-scoped models can not be queried in it."""
@@ -219,4 +227,73 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        for kept in list(self._kept):
+            await kept.close()
         await self.engine.dispose()
+
+
+class KeptConnection:
+    """One connection held open by a user that runs one transaction at a time (a group
+    commit, a claim loop), instead of taking one from the pool for each.
+
+    Taking a connection from the pool and handing it back (with its reset) costs about as much
+    as the transaction's statements on the hot path (measured: a one-statement transaction
+    0.45 → 0.26 ms on SQLite, 0.83 → 0.62 ms on PostgreSQL). A connection that failed is
+    dropped and the next transaction opens a new one.
+    """
+
+    def __init__(self, db: Database, *, write: bool, urgent: bool) -> None:
+        self.db = db
+        self.write = write
+        self.urgent = urgent
+        self._conn: AsyncConnection | None = None
+        db._kept.add(self)
+
+    async def _open(self) -> AsyncConnection:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = await self.db.engine.connect()
+            if not self.write:
+                await self._conn.execution_options(**{READ_ONLY: True})
+        return self._conn
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A Core transaction, as ``Database.connection`` gives."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self.write:
+                await stack.enter_async_context(self.db._write(self.urgent))
+            conn = await self._open()
+            try:
+                async with conn.begin():
+                    yield conn
+            except BaseException:
+                await self._drop_if_broken()
+                raise
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A platform-wide ORM session in a transaction of this connection."""
+        async with self.transaction() as conn:
+            # The session joins the connection's transaction ("rollback_only" for a
+            # transaction begun outside it): its commit flushes, the transaction's end commits.
+            session = AsyncSession(bind=conn, expire_on_commit=False)
+            session.info[PLATFORM_KEY] = True
+            try:
+                yield session
+                await session.commit()  # flushes; the connection's transaction commits after
+            finally:
+                await session.close()
+
+    async def _drop_if_broken(self) -> None:
+        conn = self._conn
+        if conn is not None and (conn.invalidated or conn.in_transaction()):
+            self._conn = None
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def close(self) -> None:
+        self.db._kept.discard(self)
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                await conn.close()

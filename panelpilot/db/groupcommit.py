@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from panelpilot.db.engine import Database
 from panelpilot.db.scoping import PLATFORM_KEY, SCOPE_KEY
@@ -39,6 +39,7 @@ class GroupCommit:
         self._pending: list[tuple[Write, int | None, asyncio.Future[None]]] = []
         self._running = False
         self._task: asyncio.Task[None] | None = None  # held: the loop keeps only weak ones
+        self._kept = db.kept(urgent=urgent)  # one transaction at a time: one connection
 
     async def run(self, write: Write, workspace_id: int | None = None) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -54,7 +55,7 @@ class GroupCommit:
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
                 try:
-                    async with self.db.platform_session(urgent=self.urgent) as session:
+                    async with self._kept.session() as session:
                         for write, workspace_id, _ in batch:
                             await _scoped(session, write, workspace_id)
                 except Exception as exc:
@@ -73,7 +74,7 @@ class GroupCommit:
     async def _alone(self, write: Write, workspace_id: int | None,
                      future: asyncio.Future[None]) -> None:
         try:
-            async with self.db.platform_session(urgent=self.urgent) as session:
+            async with self._kept.session() as session:
                 await _scoped(session, write, workspace_id)
         except Exception as exc:
             _settle(future, exc)
@@ -106,13 +107,13 @@ def _settle(future: asyncio.Future[Any], exc: BaseException | None) -> None:
         future.set_exception(exc)
 
 
-Fetch = Callable[[AsyncSession, list[K]], Awaitable[dict[K, V]]]
+Fetch = Callable[[AsyncConnection, list[K]], Awaitable[dict[K, V]]]
 
 
 class GroupRead(Generic[K, V]):
-    """Answers concurrent lookups of single keys with one read session per batch.
+    """Answers concurrent lookups of single keys with one read transaction per batch.
 
-    ``fetch(session, keys)`` returns what it found as a dict; a key it leaves out is answered
+    ``fetch(conn, keys)`` returns what it found as a dict; a key it leaves out is answered
     with None. Tasks that start together (a claimed batch of events) ask in the same moment,
     so their lookups become one query.
     """
@@ -124,6 +125,7 @@ class GroupRead(Generic[K, V]):
         self._pending: dict[K, list[asyncio.Future[V | None]]] = {}
         self._running = False
         self._task: asyncio.Task[None] | None = None
+        self._kept = db.kept(write=False)
 
     async def get(self, key: K) -> V | None:
         future: asyncio.Future[V | None] = asyncio.get_running_loop().create_future()
@@ -139,8 +141,8 @@ class GroupRead(Generic[K, V]):
                 keys = list(self._pending)[: self.max_batch]
                 waiting = {key: self._pending.pop(key) for key in keys}
                 try:
-                    async with self.db.read_session() as session:
-                        found = await self.fetch(session, keys)
+                    async with self._kept.transaction() as conn:
+                        found = await self.fetch(conn, keys)
                 except Exception as exc:
                     for futures in waiting.values():
                         for future in futures:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-BUSY_PAUSES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
+BUSY_PAUSES = (0.0005, 0.001, 0.001, 0.002, 0.002, 0.005)
 CHECKPOINT_EVERY = 1.0  # seconds between checkpoints while something is being written
 CHECKPOINT_PAGES = 1000  # SQLite's own default threshold for an automatic checkpoint
 
@@ -178,6 +178,11 @@ class Connection:
 
     def cursor(self) -> Cursor:
         return Cursor(self._conn.cursor(), self._timeout)
+
+    async def begin(self, immediate: bool) -> None:
+        """BEGIN (a read) or BEGIN IMMEDIATE (a write: the write lock now, waiting for it)."""
+        sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        await _retry_busy(lambda: self._conn.execute(sql), self._timeout)
 
     @property
     def isolation_level(self) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from panelpilot.db.claims import ClaimQuery, claim_rows, now_param
+from panelpilot.db.claims import Claimer, ClaimQuery, claim_rows, now_param
 from panelpilot.db.engine import Database
 from panelpilot.inbox.models import EventStatus, InboundEvent
 
@@ -78,7 +78,7 @@ Prepare = Callable[[AsyncConnection, list[Any]], Awaitable[dict[int, Any]]]
 
 async def claim(db: Database, limit: int, *, chat_key: str | None = None,
                 lease: float = LEASE_SECONDS, probe: bool = True,
-                prepare: Prepare | None = None) -> list[Claim]:
+                prepare: Prepare | None = None, via: Claimer | None = None) -> list[Claim]:
     """Claim up to ``limit`` events (of one chat only, with ``chat_key``).
 
     ``probe=False`` skips the read-only look for work first: for callers that know there is
@@ -94,7 +94,7 @@ async def claim(db: Database, limit: int, *, chat_key: str | None = None,
 
     rows = await claim_rows(db, _QUERIES[by_chat], limit, lease,
                             {"b_chat_key": chat_key} if by_chat else None, probe=probe,
-                            then=then if prepare is not None else None)
+                            then=then if prepare is not None else None, via=via)
     return sorted((_claim(row, prepared.get(row[0])) for row in rows), key=lambda c: c.id)
 
 

@@ -17,7 +17,9 @@ from panelpilot.channels.base import RawEvent
 from panelpilot.channels.drivers import ChannelCreds, driver_for
 from panelpilot.context import Context
 from panelpilot.db.base import utcnow
+from panelpilot.db.inserts import insert_ignoring
 from panelpilot.inbox.models import EventStatus, InboundEvent
+from panelpilot.runners.wakeup import INBOX, notify
 
 TOUCH_EVERY = 10.0  # seconds between "last update seen" writes per channel
 
@@ -72,6 +74,7 @@ class _Batcher:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.kept = ctx.db.kept(urgent=True)  # one commit at a time: one connection
         self.pending: list[tuple[int, list[dict[str, Any]], Also, asyncio.Future[None]]] = []
         self.flushing = False
 
@@ -113,9 +116,10 @@ class _Batcher:
         for _, rows, _, _ in batch:
             for row in rows:
                 unique.setdefault((row["channel_id"], row["event_key"]), row)
-        async with self.ctx.db.platform_session(urgent=True) as session:
+        async with self.kept.session() as session:
             if unique:
                 await _insert_ignore_many(session, list(unique.values()))
+                await notify(session, INBOX)
             for _, _, also, _ in batch:
                 if also is not None:
                     await also(session)
@@ -123,26 +127,11 @@ class _Batcher:
                 await _touch_channel(self.ctx, session, channel_id)
 
 
-_INSERTS: dict[str, Any] = {}
-
-
-def _insert_statement(dialect: str) -> Any:
-    """One INSERT … ON CONFLICT DO NOTHING per dialect, built once: it is run as an
-    executemany with the rows as parameters, so SQLAlchemy compiles it once and caches it
-    (a multi-row VALUES would be compiled anew for every batch size)."""
-    stmt = _INSERTS.get(dialect)
-    if stmt is None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        stmt = _INSERTS[dialect] = insert(InboundEvent).on_conflict_do_nothing()
-    return stmt
-
-
 async def _insert_ignore_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    # Run as an executemany with the rows as parameters: compiled once and cached (a
+    # multi-row VALUES would be compiled anew for every batch size).
     conn = await session.connection()
-    await conn.execute(_insert_statement(conn.dialect.name), rows)
+    await conn.execute(insert_ignoring(InboundEvent, conn.dialect.name), rows)
 
 
 async def _touch_channel(ctx: Context, session: AsyncSession, channel_id: int) -> None:

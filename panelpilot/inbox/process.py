@@ -23,6 +23,7 @@ from panelpilot.channels.models import ChannelStatus
 from panelpilot.channels.service import load_creds, set_status
 from panelpilot.chats import service as chats
 from panelpilot.chats.models import Chat
+from panelpilot.chats.service import ChatState
 from panelpilot.context import Context
 from panelpilot.conversation.models import FlowState
 from panelpilot.conversation.modules import converse
@@ -32,8 +33,10 @@ from panelpilot.inbox import context as turn_context
 from panelpilot.inbox.claim import Claim
 from panelpilot.inbox.models import EventStatus, InboundEvent
 from panelpilot.logs import workspace_var
-from panelpilot.outbox.enqueue import enqueue, wake_senders
+from panelpilot.outbox.enqueue import enqueue, enqueue_claimed, keyboard_json, wake_senders
 from panelpilot.outbox.models import OutboundMessage
+from panelpilot.outbox.sender import Job, local_sender
+from panelpilot.runners.wakeup import OUTBOX, notify
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -162,13 +165,30 @@ async def _commit_turn(ctx: Context, claim: Claim, creds: ChannelCreds, turn: Tu
         if out.channel_id not in targets:
             targets[out.channel_id] = await load_creds(ctx, channel_id=out.channel_id)
 
+    sender = local_sender(ctx)
+    handed: list[Job] = []
+
     async def write(session: AsyncSession) -> None:
+        handed.clear()  # a group commit that failed runs this again, alone
         await _mark_done(session, claim, turn.message, turn.outcome or "silent")
         for n, reply in enumerate(turn.replies):
+            reply_to = turn.message.message_id if reply.quote else None
+            key = f"ev{claim.id}:r{n}"
+            # The first answer goes straight to this process's sender, claimed as it is
+            # queued: no claim of its own, no wait for the sender loop to look.
+            lease_until = sender.lease_until() if sender is not None and n == 0 else None
+            if lease_until is not None:
+                job_id = await enqueue_claimed(
+                    session, claim.workspace_id, channel_id=creds.id, kind=creds.kind,
+                    chat_id=turn.chat.chat_id, text=reply.text, keyboard=reply.keyboard,
+                    reply_to=reply_to, key=key, source_event_id=claim.id,
+                    lease_until=lease_until)
+                if job_id is not None:
+                    handed.append(_handed_job(job_id, claim, creds, turn, reply, reply_to))
+                    continue
             await enqueue(session, claim.workspace_id, channel_id=creds.id, kind=creds.kind,
                           chat_id=turn.chat.chat_id, text=reply.text, keyboard=reply.keyboard,
-                          reply_to=turn.message.message_id if reply.quote else None,
-                          key=f"ev{claim.id}:r{n}", source_event_id=claim.id)
+                          reply_to=reply_to, key=key, source_event_id=claim.id)
         for out in turn.outgoing:
             target = targets.get(out.channel_id)
             if target is None or target.workspace_id != claim.workspace_id:
@@ -181,10 +201,24 @@ async def _commit_turn(ctx: Context, claim: Claim, creds: ChannelCreds, turn: Tu
         await _apply_flow(session, claim.workspace_id, turn)
         for effect in turn.effects:
             await effect(session)
+        if len(turn.replies) + len(turn.outgoing) > len(handed):
+            await notify(session, OUTBOX)
 
     await turn_context.writes(ctx).run(write, claim.workspace_id)
-    if turn.replies or turn.outgoing:
+    for job in handed:
+        assert sender is not None
+        sender.hand_over(job)
+    if len(turn.replies) + len(turn.outgoing) > len(handed):
         wake_senders(ctx)
+
+
+def _handed_job(job_id: int, claim: Claim, creds: ChannelCreds, turn: Turn, reply: Any,
+                reply_to: str | None) -> Job:
+    chat = turn.chat
+    state = ChatState(chat.pk, chat.chat_id, chat.chat_type, chat.role, chat.title,
+                      chat.reachable, "", turn.message.occurred_at or utcnow())
+    return Job(job_id, claim.workspace_id, creds.id, chat.chat_id, "text", reply.text,
+               keyboard_json(reply.keyboard), reply_to, 1, 8, False, chat=state)
 
 
 async def _apply_flow(session: AsyncSession, workspace_id: int, turn: Turn) -> None:

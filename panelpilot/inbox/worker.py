@@ -12,6 +12,7 @@ import contextlib
 import logging
 
 from panelpilot.context import Context
+from panelpilot.db.claims import Claimer
 from panelpilot.inbox.claim import Claim, claim
 from panelpilot.inbox.context import preparer
 from panelpilot.inbox.process import LostClaim, process, release_failed
@@ -35,9 +36,11 @@ async def _run(ctx: Context, current: Claim) -> None:
 async def inbox_loop(ctx: Context, stop: asyncio.Event, concurrency: int = 8) -> None:
     lease = ctx.settings.inbox_lease_seconds
     prepare = preparer(ctx)
+    via = Claimer(ctx.db)
 
     async def take(limit: int, told: bool) -> list[Claim]:
-        return await claim(ctx.db, limit, lease=lease, probe=not told, prepare=prepare)
+        return await claim(ctx.db, limit, lease=lease, probe=not told, prepare=prepare,
+                           via=via)
 
     await claim_loop(stop=stop, signal=ctx.singleton("inbox_signal", asyncio.Event),
                      capacity=concurrency * PER_WORKER_SLOT,

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from panelpilot.channels.base import Keyboard
 from panelpilot.context import Context
 from panelpilot.db.base import utcnow
+from panelpilot.db.inserts import insert_ignoring
 from panelpilot.outbox.models import OutboundMessage, SendStatus
 from panelpilot.runners.lease import insert_ignore
 
@@ -97,6 +100,42 @@ async def enqueue(
             "migrated_resend": False, "source_event_id": source_event_id, "created_at": now,
         })
     return made
+
+
+_PENDING_IN_CHAT = (select(OutboundMessage.id)
+                    .where(OutboundMessage.channel_id == bindparam("channel_id"),
+                           OutboundMessage.chat_id == bindparam("chat_id"),
+                           OutboundMessage.status.in_((SendStatus.QUEUED, SendStatus.SENDING)))
+                    .limit(1))
+
+
+async def enqueue_claimed(
+    session: AsyncSession, workspace_id: int, *, channel_id: int, kind: str, chat_id: str,
+    text: str, key: str, lease_until: datetime, keyboard: Keyboard | None = None,
+    reply_to: str | None = None, source_event_id: int | None = None, max_attempts: int = 8,
+) -> int | None:
+    """Queue a text already claimed by this process's sender (its first attempt), which then
+    sends it without a claim of its own; the lease is the same as a claim's, so a process that
+    dies leaves it to the others. Only a text that fits in one message and has no older message
+    of its chat waiting or being sent (a chat's messages go in order) can be taken this way:
+    returns its id, or None (then ``enqueue`` it; also None when the key was queued before).
+    """
+    if measure_for(kind)(text) > LIMITS.get(kind, 4096):
+        return None
+    conn = await session.connection()
+    if (await conn.execute(_PENDING_IN_CHAT, {"channel_id": channel_id,
+                                              "chat_id": chat_id})).first() is not None:
+        return None
+    now = utcnow()
+    statement = insert_ignoring(OutboundMessage, conn.dialect.name, OutboundMessage.id)
+    return (await conn.execute(statement, {
+        "workspace_id": workspace_id, "channel_id": channel_id, "chat_id": chat_id,
+        "kind": "text", "purpose": "reply", "text": text, "keyboard": keyboard_json(keyboard),
+        "reply_to": reply_to, "idempotency_key": key[:200], "status": SendStatus.SENDING,
+        "attempts": 1, "max_attempts": max_attempts, "next_attempt_at": now,
+        "locked_until": lease_until, "last_error": "", "error_reason": "",
+        "migrated_resend": False, "source_event_id": source_event_id, "created_at": now,
+    })).scalar()
 
 
 def wake_senders(ctx: Context) -> None:

@@ -2,8 +2,11 @@
 
 A bucket is the "theoretical arrival time" (TAT) of the next send. Reserving a send moves it
 one interval further and says how long to wait before sending; ``burst`` sends may go at once.
+``admit`` first looks at the last bucket (a chat's): a send that would wait there longer than
+the sender's horizon reserves nothing and goes back to the queue instead.
 With Redis configured the buckets live there (one round trip); on PostgreSQL in the
-``rate_buckets`` table, shared by every node; on SQLite (one process) in memory.
+``rate_buckets`` table, shared by every node (``admit`` can then run inside the outbox claim's
+transaction, costing no transaction of its own); on SQLite (one process) in memory.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Float, bindparam, text
+from sqlalchemy import Float, bindparam, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from panelpilot.db.engine import Database
+from panelpilot.db.inserts import insert_ignoring
+from panelpilot.runners.models import RateBucket
 
 
 @dataclass(frozen=True)
@@ -29,12 +35,27 @@ class Limit:
         return 1.0 / self.per_second
 
 
+Keys = list[tuple[str, Limit]]
+
+
 class Limiter(Protocol):
     async def peek(self, key: str, limit: Limit) -> float: ...
 
-    async def reserve(self, keys: list[tuple[str, Limit]]) -> float: ...
+    async def reserve(self, keys: Keys) -> float: ...
+
+    async def admit(self, keys: Keys, horizon: float) -> tuple[bool, float]: ...
 
     async def pause(self, key: str, seconds: float, limit: Limit) -> None: ...
+
+
+async def _admit(limiter: Limiter, keys: Keys, horizon: float) -> tuple[bool, float]:
+    """Reserve on every bucket unless the last alone would hold the send past ``horizon``:
+    (True, wait before sending) or (False, how long until it could go)."""
+    key, limit = keys[-1]
+    ahead = await limiter.peek(key, limit)
+    if ahead > horizon:
+        return False, ahead
+    return True, await limiter.reserve(keys)
 
 
 def _wait(new_tat: float, limit: Limit, now: float) -> float:
@@ -42,15 +63,15 @@ def _wait(new_tat: float, limit: Limit, now: float) -> float:
 
 
 class SqlLimiter:
+    """Buckets in the ``rate_buckets`` table, shared by every node.
+
+    Admissions lock their buckets (``FOR UPDATE``, in key order) and settle a whole batch of
+    sends in three statements: make missing buckets, read and lock them, write the new times.
+    """
+
     def __init__(self, db: Database) -> None:
         self.db = db
         greatest = "MAX" if db.is_sqlite else "GREATEST"
-        # One statement per bucket, made on first use: a separate "make sure the row exists"
-        # step raced with a concurrent first send (its row not yet committed, so not seen).
-        self._reserve = text(
-            "INSERT INTO rate_buckets (key, tat) VALUES (:k, :now + :iv) ON CONFLICT (key) "
-            f"DO UPDATE SET tat = {greatest}(rate_buckets.tat, :now) + :iv RETURNING tat"
-        ).bindparams(bindparam("now", type_=Float()), bindparam("iv", type_=Float()))
         self._pause = text(
             "INSERT INTO rate_buckets (key, tat) VALUES (:k, :until) ON CONFLICT (key) "
             f"DO UPDATE SET tat = {greatest}(rate_buckets.tat, :until)"
@@ -58,30 +79,73 @@ class SqlLimiter:
 
     async def peek(self, key: str, limit: Limit) -> float:
         now = time.time()
-        async with self.db.read_session() as session:
-            tat = (await session.execute(text("SELECT tat FROM rate_buckets WHERE key = :k"),
-                                         {"k": key})).scalar()
+        async with self.db.connection(write=False) as conn:
+            tat = (await conn.execute(_PEEK, {"k": key})).scalar()
         if tat is None:
             return 0.0
         return _wait(max(float(tat), now) + limit.interval, limit, now)
 
-    async def reserve(self, keys: list[tuple[str, Limit]]) -> float:
+    async def reserve(self, keys: Keys) -> float:
+        async with self.db.connection() as conn:
+            return (await self.admit_many(conn, [(keys, None)]))[0][1]
+
+    async def admit(self, keys: Keys, horizon: float) -> tuple[bool, float]:
+        async with self.db.connection() as conn:
+            return (await self.admit_many(conn, [(keys, horizon)]))[0]
+
+    async def admit_many(self, conn: AsyncConnection,
+                         requests: list[tuple[Keys, float | None]]) -> list[tuple[bool, float]]:
+        """``admit`` for many sends in the caller's transaction (the outbox claim's), in
+        order; a horizon of None always reserves."""
+        names = sorted({key for keys, _ in requests for key, _ in keys})
+        if not names:
+            return [(True, 0.0) for _ in requests]
+        dialect = conn.dialect.name
+        await conn.execute(_ensure(dialect), [{"key": key} for key in names])
+        tats = {key: float(tat) for key, tat in await conn.execute(_LOCK, {"keys": names})}
         now = time.time()
-        wait = 0.0
-        async with self.db.platform_session() as session:
-            for key, limit in keys:
-                new_tat = (await session.execute(
-                    self._reserve, {"now": now, "iv": limit.interval, "k": key})).scalar_one()
-                wait = max(wait, _wait(float(new_tat), limit, now))
-        return wait
+        answers: list[tuple[bool, float]] = []
+        for keys, horizon in requests:
+            last, limit = keys[-1]
+            ahead = _wait(max(tats[last], now) + limit.interval, limit, now)
+            if horizon is not None and ahead > horizon:
+                answers.append((False, ahead))
+                continue
+            wait = 0.0
+            for key, each in keys:
+                tats[key] = max(tats[key], now) + each.interval
+                wait = max(wait, _wait(tats[key], each, now))
+            answers.append((True, wait))
+        await conn.execute(_SET, [{"b_key": key, "b_tat": tat} for key, tat in tats.items()])
+        return answers
 
     async def pause(self, key: str, seconds: float, limit: Limit) -> None:
         """Hold a bucket: nothing passes it for ``seconds`` (after a 429's retry_after)."""
         # The burst allowance would let sends through early: push the TAT past it too.
         until = time.time() + seconds + (limit.burst - 1) * limit.interval
-        async with self.db.platform_session() as session:
-            await session.execute(self._pause, {"until": until, "k": key})
+        async with self.db.connection() as conn:
+            await conn.execute(self._pause, {"until": until, "k": key})
 
+
+_ENSURES: dict[str, Any] = {}
+
+
+def _ensure(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING of empty buckets: a bucket that does not exist yet is
+    made (and so can be locked) before it is read, also by two first sends at once."""
+    stmt = _ENSURES.get(dialect)
+    if stmt is None:
+        stmt = _ENSURES[dialect] = insert_ignoring(RateBucket, dialect).values(
+            key=bindparam("key"), tat=0.0)
+    return stmt
+
+
+_LOCK = (select(RateBucket.key, RateBucket.tat)
+         .where(RateBucket.key.in_(bindparam("keys", expanding=True)))
+         .order_by(RateBucket.key).with_for_update())
+_SET = (update(RateBucket).where(RateBucket.key == bindparam("b_key"))
+        .values(tat=bindparam("b_tat")))
+_PEEK = text("SELECT tat FROM rate_buckets WHERE key = :k")
 
 _RESERVE = """
 local now = tonumber(ARGV[1])
@@ -115,12 +179,15 @@ class RedisLimiter:
             return 0.0
         return _wait(max(float(raw), now) + limit.interval, limit, now)
 
-    async def reserve(self, keys: list[tuple[str, Limit]]) -> float:
+    async def reserve(self, keys: Keys) -> float:
         args: list[Any] = [time.time()]
         for _, limit in keys:
             args += [limit.interval, limit.burst]
         result = await self._script(keys=[self.prefix + k for k, _ in keys], args=args)
         return max(0.0, float(result))
+
+    async def admit(self, keys: Keys, horizon: float) -> tuple[bool, float]:
+        return await _admit(self, keys, horizon)
 
     async def pause(self, key: str, seconds: float, limit: Limit) -> None:
         until = time.time() + seconds + (limit.burst - 1) * limit.interval
@@ -144,7 +211,7 @@ class MemoryLimiter:
         tat = self._tat.get(key)
         return 0.0 if tat is None else _wait(max(tat, now) + limit.interval, limit, now)
 
-    async def reserve(self, keys: list[tuple[str, Limit]]) -> float:
+    async def reserve(self, keys: Keys) -> float:
         now = time.time()
         wait = 0.0
         for key, limit in keys:
@@ -154,6 +221,9 @@ class MemoryLimiter:
         if len(self._tat) > 100_000:
             self._tat = {k: v for k, v in self._tat.items() if v > now}
         return wait
+
+    async def admit(self, keys: Keys, horizon: float) -> tuple[bool, float]:
+        return await _admit(self, keys, horizon)
 
     async def pause(self, key: str, seconds: float, limit: Limit) -> None:
         until = time.time() + seconds + (limit.burst - 1) * limit.interval

@@ -15,11 +15,13 @@ import dataclasses
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from sqlalchemy import Select, and_, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from panelpilot.channels.base import (
     BLOCKED,
@@ -38,16 +40,17 @@ from panelpilot.chats import service as chats
 from panelpilot.chats.service import ChatState
 from panelpilot.context import Context
 from panelpilot.db.base import utcnow
-from panelpilot.db.claims import ClaimQuery, claim_rows, now_param
+from panelpilot.db.claims import Claimer, ClaimQuery, claim_rows, now_param
 from panelpilot.db.engine import Database
 from panelpilot.db.groupcommit import GroupCommit
 from panelpilot.outbox.models import OutboundAttempt, OutboundMessage, SendStatus
-from panelpilot.outbox.ratelimit import Limiter, make_limiter
+from panelpilot.outbox.ratelimit import Limit, Limiter, SqlLimiter, make_limiter
 from panelpilot.runners.claimloop import claim_loop
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 60.0
 HOLD_HORIZON = 2.0  # a send that would wait longer than this goes back to the queue
+HANDOVER_LIMIT = 256  # messages handed over by turns and not yet sent, at most
 META_WINDOW = timedelta(hours=24)
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 900.0
@@ -67,6 +70,9 @@ class Job:
     max_attempts: int
     migrated_resend: bool
     chat: ChatState | None = None  # read with the claim; None: the chat never wrote to us
+    # The rate limiter's answer, when it was asked in the claim's transaction (SqlLimiter):
+    # (admitted, seconds to wait).
+    admission: tuple[bool, float] | None = None
 
 
 def _ready(msg: Any, now: Any) -> Any:
@@ -117,17 +123,25 @@ def _query() -> ClaimQuery:
 _QUERY = _query()
 
 
+Admit = Callable[[AsyncConnection, list[Job]], Awaitable[dict[int, tuple[bool, float]]]]
+
+
 async def claim(db: Database, limit: int, lease: float = LEASE_SECONDS,
-                probe: bool = True) -> list[Job]:
+                probe: bool = True, admit: Admit | None = None,
+                via: Claimer | None = None) -> list[Job]:
     """Take up to ``limit`` ready messages: per chat only the oldest ready one, each with its
-    chat's state (reachable, type, last message) read in the same transaction."""
-    states: dict[tuple[int, str], ChatState] = {}
+    chat's state (reachable, type, last message) read in the same transaction, and with
+    ``admit``, the rate limiter's answer for it too."""
+    jobs: list[Job] = []
 
-    async def read_chats(conn: Any, rows: list[Any]) -> None:
-        states.update(await chats.find_many(conn, {(row[2], row[3]) for row in rows}))
+    async def then(conn: AsyncConnection, rows: list[Any]) -> None:
+        states = await chats.find_many(conn, {(row[2], row[3]) for row in rows})
+        jobs.extend(_job(row, states.get((row[2], row[3]))) for row in rows)
+        if admit is not None:
+            answers = await admit(conn, jobs)
+            jobs[:] = [dataclasses.replace(job, admission=answers.get(job.id)) for job in jobs]
 
-    rows = await claim_rows(db, _QUERY, limit, lease, probe=probe, then=read_chats)
-    jobs = [_job(row, states.get((row[2], row[3]))) for row in rows]
+    await claim_rows(db, _QUERY, limit, lease, probe=probe, then=then, via=via)
     return sorted(jobs, key=lambda j: j.id)
 
 
@@ -141,17 +155,81 @@ def _keyboard(raw: list[Any] | None) -> list[list[Button]] | None:
     return [[Button(**b) for b in row] for row in raw]
 
 
+def _refusal(job: Job, creds: ChannelCreds) -> Literal["held"] | tuple[str, str] | None:
+    """Why a claimed message must not be sent now: "held" (its channel is not active; it
+    waits), or a (reason, detail) that fails it without a try; None when it may go."""
+    if creds.status != ChannelStatus.ACTIVE:
+        return "held"
+    if job.kind != "text":
+        return None
+    chat = job.chat
+    if chat is not None and not chat.reachable:
+        return BLOCKED, f"not sent: {chat.unreachable_reason or 'unreachable'}"
+    if creds.kind == ChannelKind.META and (
+            chat is None or chat.last_inbound_at is None
+            or utcnow() - chat.last_inbound_at > META_WINDOW):
+        # Outside the 24-hour customer-service window only approved templates may go.
+        return OUTSIDE_WINDOW, "not sent: the person's last message is older than 24 h"
+    return None
+
+
 def backoff(attempt: int) -> float:
     base = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempt - 1))
     return base * random.uniform(0.5, 1.5)
 
 
 class Sender:
-    def __init__(self, ctx: Context, limiter: Limiter | None = None) -> None:
+    def __init__(self, ctx: Context, limiter: Limiter | None = None,
+                 lease: float = LEASE_SECONDS) -> None:
         self.ctx = ctx
         self.limiter = limiter or make_limiter(ctx.db, ctx.settings.redis_url)
+        self.lease = lease
         # Results of sends are written in shared transactions: one commit for many sends.
         self.results = GroupCommit(ctx.db)
+        self.taking_over = False  # True while this process's sender loop runs
+        self._handed: set[asyncio.Task[str]] = set()
+
+    def lease_until(self) -> datetime | None:
+        """The lease for a message handed over by a turn in this process (queued already
+        claimed, see ``enqueue_claimed``), or None when this sender takes none now.
+
+        Not with buckets in the database: there each send would lock its bot's bucket in a
+        transaction of its own, and the sends of one bot would queue on that row; claims
+        settle a whole batch of sends in one go (``admit_claimed``).
+        """
+        if (not self.taking_over or len(self._handed) >= HANDOVER_LIMIT
+                or isinstance(self.limiter, SqlLimiter)):
+            return None
+        return utcnow() + timedelta(seconds=self.lease)
+
+    def hand_over(self, job: Job) -> None:
+        """Send a message that was queued already claimed (its transaction has committed)."""
+        task = asyncio.get_running_loop().create_task(_guarded(self, job))
+        self._handed.add(task)
+        task.add_done_callback(self._handed.discard)
+
+    async def finish_handed(self, within: float) -> None:
+        if self._handed:
+            await asyncio.wait(set(self._handed), timeout=within)
+
+    def _limits(self, job: Job, creds: ChannelCreds) -> list[tuple[str, Limit]]:
+        chat_type = job.chat.chat_type if job.chat else "private"
+        return [(key if not key.endswith(":chat") else f"{key}:{job.chat_id}", limit)
+                for key, limit in driver_for(creds.kind).limits(self.ctx, creds, chat_type)]
+
+    async def admit_claimed(self, conn: AsyncConnection,
+                            jobs: list[Job]) -> dict[int, tuple[bool, float]]:
+        """The rate limiter's answers for claimed messages, in the claim's transaction (only
+        for a limiter in the database; others answer in ``send``)."""
+        if not isinstance(self.limiter, SqlLimiter):
+            return {}
+        asked: list[tuple[int, list[tuple[str, Limit]]]] = []
+        for job in jobs:
+            creds = await load_creds(self.ctx, channel_id=job.channel_id)
+            if creds is not None and _refusal(job, creds) is None and job.kind == "text":
+                asked.append((job.id, self._limits(job, creds)))
+        answers = await self.limiter.admit_many(conn, [(keys, HOLD_HORIZON) for _, keys in asked])
+        return {job_id: answer for (job_id, _), answer in zip(asked, answers, strict=True)}
 
     async def send(self, job: Job) -> str:
         """Send one claimed message; returns what happened (for logs and tests)."""
@@ -160,33 +238,22 @@ class Sender:
             await self._finish(job, SendStatus.FAILED, reason="channel_removed",
                                detail="the channel was removed", attempt=False)
             return "channel_removed"
-        if creds.status != ChannelStatus.ACTIVE:
+        refusal = _refusal(job, creds)
+        if refusal == "held":
             await self._requeue(job, delay=5.0, count_attempt=False)
             return "held"
-        chat = job.chat
-        if job.kind == "text" and chat is not None and not chat.reachable:
-            await self._finish(job, SendStatus.FAILED, reason=BLOCKED,
-                               detail=f"not sent: {chat.unreachable_reason or 'unreachable'}",
+        if refusal is not None:
+            reason, detail = refusal
+            await self._finish(job, SendStatus.FAILED, reason=reason, detail=detail,
                                attempt=False)
-            return BLOCKED
-        if (job.kind == "text" and creds.kind == ChannelKind.META
-                and (chat is None or chat.last_inbound_at is None
-                     or utcnow() - chat.last_inbound_at > META_WINDOW)):
-            # Outside the 24-hour customer-service window only approved templates may go.
-            await self._finish(job, SendStatus.FAILED, reason=OUTSIDE_WINDOW,
-                               detail="not sent: the person's last message is older than 24 h",
-                               attempt=False)
-            return OUTSIDE_WINDOW
+            return reason
         driver = driver_for(creds.kind)
         if job.kind == "text":
-            limits = driver.limits(self.ctx, creds, chat.chat_type if chat else "private")
-            limits = [(key if not key.endswith(":chat") else f"{key}:{job.chat_id}", limit)
-                      for key, limit in limits]
-            if await self.limiter.peek(limits[-1][0], limits[-1][1]) > HOLD_HORIZON:
-                wait = await self.limiter.peek(limits[-1][0], limits[-1][1])
+            admitted, wait = job.admission or await self.limiter.admit(
+                self._limits(job, creds), HOLD_HORIZON)
+            if not admitted:
                 await self._requeue(job, delay=wait, count_attempt=False)
                 return "deferred"
-            wait = await self.limiter.reserve(limits)
             if wait > 0:
                 await asyncio.sleep(wait)
         return await self._call(job, creds, driver)
@@ -328,18 +395,36 @@ _REQUEUE_WITH_ERROR = _REQUEUE.values(error_reason=bindparam("error_reason"),
 _ATTEMPT = insert(OutboundAttempt)
 
 
+def local_sender(ctx: Context) -> Sender | None:
+    """This process's running sender, which takes over replies queued already claimed."""
+    sender: Sender | None = ctx.state.get("local_sender")
+    return sender if sender is not None and sender.taking_over else None
+
+
 async def sender_loop(ctx: Context, stop: asyncio.Event, concurrency: int = 8) -> None:
-    sender = Sender(ctx)
     # A claim must outlive the slowest send (rate wait + HTTP timeout): a lease that ran out
     # while the request was still in flight would let another sender repeat the message.
     lease = max(ctx.settings.outbox_lease_seconds, ctx.settings.http_timeout + HOLD_HORIZON + 5)
+    sender = Sender(ctx, lease=lease)
+    ctx.state["local_sender"] = sender
+    sender.taking_over = True
+
+    admit = sender.admit_claimed if isinstance(sender.limiter, SqlLimiter) else None
+    via = Claimer(ctx.db)
 
     async def take(limit: int, told: bool) -> list[Job]:
-        return await claim(ctx.db, limit, lease, probe=not told)
+        return await claim(ctx.db, limit, lease, probe=not told, admit=admit, via=via)
 
-    await claim_loop(stop=stop, signal=ctx.singleton("outbox_signal", asyncio.Event),
-                     capacity=max(16, concurrency * 8), idle=ctx.settings.outbox_poll_interval,
-                     claim=take, run=lambda job: _guarded(sender, job), what="outbound messages")
+    try:
+        await claim_loop(stop=stop, signal=ctx.singleton("outbox_signal", asyncio.Event),
+                         capacity=max(16, concurrency * 8), idle=ctx.settings.outbox_poll_interval,
+                         claim=take, run=lambda job: _guarded(sender, job),
+                         what="outbound messages")
+    finally:
+        sender.taking_over = False
+        if ctx.state.get("local_sender") is sender:
+            del ctx.state["local_sender"]
+        await sender.finish_handed(within=30)
 
 
 async def _guarded(sender: Sender, job: Job) -> str:

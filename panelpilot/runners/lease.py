@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from panelpilot.db.base import utcnow
 from panelpilot.db.engine import Database
+from panelpilot.db.inserts import insert_ignoring
 from panelpilot.runners.models import RunnerState
 
 NODE_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -27,23 +28,8 @@ async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any
     if session.new or session.dirty or session.deleted:
         await session.flush()  # as the ORM would before a statement: rows this one may need
     conn = await session.connection()
-    dialect = conn.dialect.name
-    stmt = _INSERTS.get((model, dialect))
-    if stmt is None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            stmt = pg_insert(model).on_conflict_do_nothing()
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            stmt = sqlite_insert(model).on_conflict_do_nothing()
-        _INSERTS[(model, dialect)] = stmt
-    result = await conn.execute(stmt, values)
+    result = await conn.execute(insert_ignoring(model, conn.dialect.name), values)
     return max(0, int(getattr(result, "rowcount", 0) or 0))
-
-
-_INSERTS: dict[tuple[Any, str], Any] = {}
 
 
 async def acquire(db: Database, name: str, ttl: float, holder: str = NODE_ID) -> bool:

@@ -38,7 +38,8 @@ def start_worker(stack: Stack, **extra: str) -> subprocess.Popen[bytes]:
         PANELPILOT_INBOX_POLL_INTERVAL="0.05", PANELPILOT_OUTBOX_POLL_INTERVAL="0.05",
         PANELPILOT_INBOX_LEASE_SECONDS="3", PANELPILOT_OUTBOX_LEASE_SECONDS="3",
         PANELPILOT_HTTP_TIMEOUT="3",
-        PANELPILOT_LOG_LEVEL="WARNING", **extra)
+        PANELPILOT_LOG_LEVEL="WARNING")
+    env.update(extra)
     return subprocess.Popen([sys.executable, "-m", "panelpilot", "worker", "--concurrency", "4"],
                             env=env, stdout=subprocess.DEVNULL, stderr=tempfile.TemporaryFile())
 

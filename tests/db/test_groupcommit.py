@@ -1,0 +1,87 @@
+"""Group commit and group read: concurrent callers share transactions, yet each write keeps
+its workspace scope and its own fate, and each lookup gets its own answer."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from panelpilot.context import Context
+from panelpilot.db.groupcommit import GroupCommit, GroupRead
+from panelpilot.db.scoping import UnscopedQueryError
+from panelpilot.templates.models import Template
+from panelpilot.tenancy.models import Workspace
+from tests.support import Tenants
+
+
+async def test_writes_share_a_transaction_and_keep_their_workspace_scope(
+        ctx: Context, tenants: Tenants) -> None:
+    group = GroupCommit(ctx.db)
+    seen: dict[int, list[str]] = {}
+
+    def writer(workspace_id: int, key: str) -> Any:
+        async def write(session: AsyncSession) -> None:
+            session.add(Template(workspace_id=workspace_id, key=key, text=f"{key} text"))
+            await session.flush()
+            # An unfiltered query sees only the write's own workspace.
+            seen[workspace_id] = list((await session.execute(select(Template.key))).scalars())
+        return write
+
+    await asyncio.gather(group.run(writer(tenants.acme_id, "help"), tenants.acme_id),
+                         group.run(writer(tenants.other_id, "api_problem"), tenants.other_id))
+    assert seen == {tenants.acme_id: ["help"], tenants.other_id: ["api_problem"]}
+    async with ctx.db.platform_session() as s:
+        rows = (await s.execute(select(Template.workspace_id, Template.key))).all()
+    assert sorted(rows) == sorted([(tenants.acme_id, "help"), (tenants.other_id, "api_problem")])
+
+
+async def test_a_bad_write_fails_alone(ctx: Context, tenants: Tenants) -> None:
+    group = GroupCommit(ctx.db)
+
+    async def good(session: AsyncSession) -> None:
+        session.add(Template(workspace_id=tenants.acme_id, key="help", text="fine"))
+
+    async def other_workspace(session: AsyncSession) -> None:
+        # Scoped to acme, writing a row of another workspace: refused.
+        session.add(Template(workspace_id=tenants.other_id, key="help", text="leak"))
+
+    results = await asyncio.gather(group.run(good, tenants.acme_id),
+                                   group.run(other_workspace, tenants.acme_id),
+                                   return_exceptions=True)
+    assert results[0] is None and isinstance(results[1], UnscopedQueryError)
+    async with ctx.db.platform_session() as s:
+        rows = (await s.execute(select(Template.workspace_id, Template.text))).all()
+    assert rows == [(tenants.acme_id, "fine")]
+
+
+async def test_concurrent_lookups_are_one_query_each_answered(
+        ctx: Context, tenants: Tenants) -> None:
+    calls: list[list[int]] = []
+
+    async def fetch(conn: Any, keys: list[int]) -> dict[int, str]:
+        calls.append(sorted(keys))
+        rows = await conn.execute(select(Workspace.id, Workspace.slug)
+                                  .where(Workspace.id.in_(keys)))
+        return {ws_id: slug for ws_id, slug in rows}
+
+    reader: GroupRead[int, str] = GroupRead(ctx.db, fetch)
+    answers = await asyncio.gather(reader.get(tenants.acme_id), reader.get(tenants.other_id),
+                                   reader.get(tenants.acme_id), reader.get(999_999))
+    assert answers == ["acme", "other", "acme", None]
+    assert calls == [sorted({tenants.acme_id, tenants.other_id, 999_999})]
+
+
+async def test_a_failed_lookup_fails_its_batch_not_the_next(ctx: Context) -> None:
+    async def fetch(conn: Any, keys: list[int]) -> dict[int, int]:
+        if 1 in keys:
+            raise RuntimeError("boom")
+        return {k: k for k in keys}
+
+    reader: GroupRead[int, int] = GroupRead(ctx.db, fetch)
+    with pytest.raises(RuntimeError):
+        await reader.get(1)
+    assert await reader.get(2) == 2

@@ -1,0 +1,89 @@
+"""A turn's first answer goes straight to its process's sender, queued already claimed
+(``enqueue_claimed``): only when no older message of the chat is waiting, only a text that
+fits in one message, once per key; and a process that dies leaves it to the others after the
+lease, like any claim."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from panelpilot.db.base import utcnow
+from panelpilot.outbox.enqueue import enqueue, enqueue_claimed
+from panelpilot.outbox.models import OutboundAttempt, OutboundMessage, SendStatus
+from panelpilot.outbox.sender import claim
+from panelpilot.settings import Settings
+from tests.e2e.harness import TG_TOKEN, Stack, build_stack, eventually
+
+
+@pytest.fixture
+async def stack(settings: Settings) -> AsyncIterator[Stack]:
+    async for s in build_stack(settings, workers=False):
+        yield s
+
+
+async def _claimed(stack: Stack, channel_id: int, chat: str, text: str, key: str,
+                   lease_seconds: float = 60) -> int | None:
+    async with stack.ctx.db.session(stack.workspace_id) as s:
+        return await enqueue_claimed(
+            s, stack.workspace_id, channel_id=channel_id, kind="telegram", chat_id=chat,
+            text=text, key=key, lease_until=utcnow() + timedelta(seconds=lease_seconds))
+
+
+async def _rows(stack: Stack) -> list[OutboundMessage]:
+    async with stack.ctx.db.read_session(stack.workspace_id) as s:
+        return list((await s.execute(select(OutboundMessage).order_by(OutboundMessage.id)))
+                    .scalars())
+
+
+async def test_queued_claimed_only_when_the_chat_has_nothing_older_waiting(stack: Stack) -> None:
+    channel_id = await stack.telegram("polling")
+    first = await _claimed(stack, channel_id, "7", "hello", "a")
+    assert first is not None
+    [row] = await _rows(stack)
+    assert (row.status, row.attempts, row.locked_until is not None) == (SendStatus.SENDING, 1,
+                                                                       True)
+    # The chat has a message being sent: the next one must wait its turn in the queue.
+    assert await _claimed(stack, channel_id, "7", "second", "b") is None
+    # Another chat is free; the same key never makes a second message.
+    assert await _claimed(stack, channel_id, "8", "other chat", "c") is not None
+    assert await _claimed(stack, channel_id, "9", "again", "c") is None
+    # Too long for one message: it is queued in parts the usual way instead.
+    assert await _claimed(stack, channel_id, "10", "x" * 5000, "d") is None
+    assert [r.chat_id for r in await _rows(stack)] == ["7", "8"]
+
+
+async def test_a_handed_over_message_of_a_dead_process_is_sent_after_its_lease(
+        stack: Stack) -> None:
+    channel_id = await stack.telegram("polling")
+    # Handed over by a process that died at once: its lease has run out.
+    job_id = await _claimed(stack, channel_id, "7", "orphan", "a", lease_seconds=-1)
+    async with stack.ctx.db.session(stack.workspace_id) as s:
+        await enqueue(s, stack.workspace_id, channel_id=channel_id, kind="telegram",
+                      chat_id="7", text="later", key="b")
+    jobs = await claim(stack.ctx.db, 10)
+    assert [(j.id, j.attempts) for j in jobs] == [(job_id, 2)]  # first the orphan, once
+
+
+async def test_a_reply_is_sent_once_with_one_attempt_logged(stack: Stack) -> None:
+    await stack.telegram("webhook")
+    stack.start_workers()
+    try:
+        stack.tg.user_says(TG_TOKEN, 31337, "help")
+        await eventually(lambda: stack.tg.sent(TG_TOKEN, 31337), timeout=20)
+
+        async def settled() -> list[OutboundMessage] | None:
+            rows = await _rows(stack)
+            return rows if rows and rows[0].status == SendStatus.SENT else None
+
+        [row] = await eventually(settled)
+    finally:
+        await stack.stop_workers()
+    assert row.attempts == 1 and row.external_id
+    async with stack.ctx.db.read_session(stack.workspace_id) as s:
+        attempts = list((await s.execute(select(OutboundAttempt))).scalars())
+    assert [(a.message_id, a.number, a.ok) for a in attempts] == [(row.id, 1, True)]
+    assert len(stack.tg.sent(TG_TOKEN, 31337)) == 1
