@@ -7,8 +7,9 @@ directly. Across processes (a web node and worker nodes):
 - PostgreSQL: the transaction that stores work also runs ``pg_notify`` (delivered when it
   commits), and each worker process LISTENs on a connection of its own.
 - SQLite: a worker process looks at the file's ``PRAGMA data_version``, which moves whenever
-  another connection commits, every 2 ms on a plain ``sqlite3`` connection of its own (a few
-  microseconds a look); when it moved, two indexed existence checks say which loop has work.
+  another connection commits, on a plain ``sqlite3`` connection of its own (a few microseconds
+  a look): every 2 ms while it moves, every 20 ms once it stood still for 0.25 s. When it
+  moved, two indexed existence checks say which loop has work.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -27,7 +29,8 @@ from panelpilot.context import Context
 log = logging.getLogger(__name__)
 CHANNEL = "panelpilot_work"
 INBOX, OUTBOX = "inbox", "outbox"
-LOOK_EVERY = 0.002  # seconds between looks at SQLite's data_version
+LOOK_EVERY = 0.002  # seconds between looks at SQLite's data_version while it moves,
+IDLE_LOOK_EVERY = 0.02  # and once it stood still for 0.25 s (a look costs a loop wake-up)
 _NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :what)")
 # What the loops would find; cheap and indexed, not the claims' full "ready" rules: a wake
 # that finds nothing claimable costs one claim.
@@ -87,11 +90,12 @@ async def _watch_sqlite(ctx: Context, stop: asyncio.Event) -> None:
                            isolation_level=None, check_same_thread=False)
     try:
         seen = None
+        moved = time.monotonic()
         while not stop.is_set():
             try:
                 version = conn.execute("PRAGMA data_version").fetchone()[0]
                 if version != seen:
-                    seen = version
+                    seen, moved = version, time.monotonic()
                     if conn.execute(_HAS_INBOX).fetchone():
                         _signal(ctx, INBOX)
                     # As SQLAlchemy stores datetimes in SQLite: UTC text.
@@ -100,7 +104,7 @@ async def _watch_sqlite(ctx: Context, stop: asyncio.Event) -> None:
                         _signal(ctx, OUTBOX)
             except sqlite3.OperationalError:
                 pass  # busy or locked right now: look again
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), LOOK_EVERY)
+            busy = time.monotonic() - moved < 0.25
+            await asyncio.sleep(LOOK_EVERY if busy else IDLE_LOOK_EVERY)
     finally:
         conn.close()
