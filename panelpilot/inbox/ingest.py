@@ -119,7 +119,7 @@ class _Batcher:
         async with self.kept.session() as session:
             if unique:
                 await _insert_ignore_many(session, list(unique.values()))
-                await notify(session, INBOX)
+                await notify(self.ctx, session, INBOX)
             for _, _, also, _ in batch:
                 if also is not None:
                     await also(session)

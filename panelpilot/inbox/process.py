@@ -1,11 +1,15 @@
 """Process one claimed inbound event: the spine from normalized message to committed effects.
 
-1. Read the event, normalize it, and do the bookkeeping its kind asks for (chat reachability,
-   group migration, delivery statuses, account state). Echoes of our own sends stop here.
+1. The event comes normalized, with what its turn needs (chat, workspace, flow), from the
+   inbox worker's claim (``inbox.context``); called directly, this reads them itself. Other
+   kinds get the bookkeeping they ask for (chat reachability, group migration, delivery
+   statuses, account state); echoes of our own sends stop here.
 2. A person's message becomes a Turn and goes through the conversation modules (which may read
    panels over HTTP, outside any transaction).
-3. Everything the turn produced is written in one transaction with the event's "done" mark:
-   replies and other messages into the outbox, flow state, the modules' own writes.
+3. Everything the turn produced is written in one transaction with the event's "done" mark
+   (shared with other turns finishing at the same moment): replies and other messages into the
+   outbox, flow state, the modules' own writes. The first reply is handed straight to this
+   process's sender when it can be (``outbox.enqueue.enqueue_claimed``).
 """
 
 from __future__ import annotations
@@ -202,7 +206,7 @@ async def _commit_turn(ctx: Context, claim: Claim, creds: ChannelCreds, turn: Tu
         for effect in turn.effects:
             await effect(session)
         if len(turn.replies) + len(turn.outgoing) > len(handed):
-            await notify(session, OUTBOX)
+            await notify(ctx, session, OUTBOX)
 
     await turn_context.writes(ctx).run(write, claim.workspace_id)
     for job in handed:

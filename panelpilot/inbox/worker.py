@@ -17,6 +17,7 @@ from panelpilot.inbox.claim import Claim, claim
 from panelpilot.inbox.context import preparer
 from panelpilot.inbox.process import LostClaim, process, release_failed
 from panelpilot.runners.claimloop import claim_loop
+from panelpilot.runners.wakeup import INBOX, running_here
 
 log = logging.getLogger(__name__)
 PER_WORKER_SLOT = 8  # events in flight per unit of worker concurrency
@@ -42,7 +43,8 @@ async def inbox_loop(ctx: Context, stop: asyncio.Event, concurrency: int = 8) ->
         return await claim(ctx.db, limit, lease=lease, probe=not told, prepare=prepare,
                            via=via)
 
-    await claim_loop(stop=stop, signal=ctx.singleton("inbox_signal", asyncio.Event),
-                     capacity=concurrency * PER_WORKER_SLOT,
-                     idle=ctx.settings.inbox_poll_interval, claim=take,
-                     run=lambda c: _run(ctx, c), what="inbound events")
+    with running_here(ctx, INBOX):
+        await claim_loop(stop=stop, signal=ctx.singleton("inbox_signal", asyncio.Event),
+                         capacity=concurrency * PER_WORKER_SLOT,
+                         idle=ctx.settings.inbox_poll_interval, claim=take,
+                         run=lambda c: _run(ctx, c), what="inbound events")

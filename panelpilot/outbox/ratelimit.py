@@ -15,11 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Float, bindparam, select, text, update
+from sqlalchemy import Float, bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from panelpilot.db.engine import Database
-from panelpilot.db.inserts import insert_ignoring
 from panelpilot.runners.models import RateBucket
 
 
@@ -65,8 +64,8 @@ def _wait(new_tat: float, limit: Limit, now: float) -> float:
 class SqlLimiter:
     """Buckets in the ``rate_buckets`` table, shared by every node.
 
-    Admissions lock their buckets (``FOR UPDATE``, in key order) and settle a whole batch of
-    sends in three statements: make missing buckets, read and lock them, write the new times.
+    Admissions lock their buckets (in key order) and settle a whole batch of sends in two
+    statements: make missing buckets while locking and reading them all, write the new times.
     """
 
     def __init__(self, db: Database) -> None:
@@ -100,9 +99,8 @@ class SqlLimiter:
         names = sorted({key for keys, _ in requests for key, _ in keys})
         if not names:
             return [(True, 0.0) for _ in requests]
-        dialect = conn.dialect.name
-        await conn.execute(_ensure(dialect), [{"key": key} for key in names])
-        tats = {key: float(tat) for key, tat in await conn.execute(_LOCK, {"keys": names})}
+        rows = await conn.execute(_lock(conn.dialect.name), [{"key": key} for key in names])
+        tats = {key: float(tat) for key, tat in rows}
         now = time.time()
         answers: list[tuple[bool, float]] = []
         for keys, horizon in requests:
@@ -127,22 +125,26 @@ class SqlLimiter:
             await conn.execute(self._pause, {"until": until, "k": key})
 
 
-_ENSURES: dict[str, Any] = {}
+_LOCKS: dict[str, Any] = {}
 
 
-def _ensure(dialect: str) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING of empty buckets: a bucket that does not exist yet is
-    made (and so can be locked) before it is read, also by two first sends at once."""
-    stmt = _ENSURES.get(dialect)
+def _lock(dialect: str) -> Any:
+    """Make the buckets that do not exist yet, lock them all and read them, in one statement:
+    an upsert that changes nothing but locks the row (keys in order: no deadlocks)."""
+    stmt = _LOCKS.get(dialect)
     if stmt is None:
-        stmt = _ENSURES[dialect] = insert_ignoring(RateBucket, dialect).values(
-            key=bindparam("key"), tat=0.0)
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        stmt = _LOCKS[dialect] = (
+            insert(RateBucket).values(key=bindparam("key"), tat=0.0)
+            .on_conflict_do_update(index_elements=[RateBucket.key],
+                                   set_={"tat": RateBucket.tat})
+            .returning(RateBucket.key, RateBucket.tat))
     return stmt
 
 
-_LOCK = (select(RateBucket.key, RateBucket.tat)
-         .where(RateBucket.key.in_(bindparam("keys", expanding=True)))
-         .order_by(RateBucket.key).with_for_update())
 _SET = (update(RateBucket).where(RateBucket.key == bindparam("b_key"))
         .values(tat=bindparam("b_tat")))
 _PEEK = text("SELECT tat FROM rate_buckets WHERE key = :k")

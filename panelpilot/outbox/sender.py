@@ -1,5 +1,9 @@
 """The sender: claim queued messages, wait for the rate limits, send, record every attempt.
 
+Messages come by claims (each with its chat's state, and with buckets in the database the rate
+limiter's answer, read in the claim's transaction) or handed over by a turn of this process
+that queued them already claimed (``hand_over``). Results are written in shared transactions.
+
 Failures are sorted by what they mean. A 429 pauses that channel for the asked time and the
 message waits (other workspaces go on). Blocked and chat-not-found are permanent: no retry, and
 a blocked person gets nothing more until they write again. A group that became a supergroup
@@ -46,6 +50,7 @@ from panelpilot.db.groupcommit import GroupCommit
 from panelpilot.outbox.models import OutboundAttempt, OutboundMessage, SendStatus
 from panelpilot.outbox.ratelimit import Limit, Limiter, SqlLimiter, make_limiter
 from panelpilot.runners.claimloop import claim_loop
+from panelpilot.runners.wakeup import OUTBOX, running_here
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 60.0
@@ -416,10 +421,11 @@ async def sender_loop(ctx: Context, stop: asyncio.Event, concurrency: int = 8) -
         return await claim(ctx.db, limit, lease, probe=not told, admit=admit, via=via)
 
     try:
-        await claim_loop(stop=stop, signal=ctx.singleton("outbox_signal", asyncio.Event),
-                         capacity=max(16, concurrency * 8), idle=ctx.settings.outbox_poll_interval,
-                         claim=take, run=lambda job: _guarded(sender, job),
-                         what="outbound messages")
+        with running_here(ctx, OUTBOX):
+            await claim_loop(stop=stop, signal=ctx.singleton("outbox_signal", asyncio.Event),
+                             capacity=max(16, concurrency * 8),
+                             idle=ctx.settings.outbox_poll_interval, claim=take,
+                             run=lambda job: _guarded(sender, job), what="outbound messages")
     finally:
         sender.taking_over = False
         if ctx.state.get("local_sender") is sender:

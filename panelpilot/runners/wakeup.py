@@ -19,6 +19,7 @@ import contextlib
 import logging
 import sqlite3
 import time
+from collections.abc import Iterator
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -39,12 +40,30 @@ _HAS_OUTBOX = ("SELECT 1 FROM outbound_messages WHERE status = 'queued' "
                "AND next_attempt_at <= ? LIMIT 1")
 
 
-async def notify(conn: AsyncConnection | AsyncSession, what: str) -> None:
+async def notify(ctx: Context, conn: AsyncConnection | AsyncSession, what: str) -> None:
     """Tell other processes' workers there is work (PostgreSQL, delivered on commit), in the
-    transaction that stores it. SQLite needs nothing: watchers see the commit itself."""
+    transaction that stores it. Not when this process runs that loop itself (its in-process
+    signal wakes it at once); SQLite needs nothing: watchers see the commit itself."""
+    if what in _running(ctx):
+        return
     dialect = conn.dialect if isinstance(conn, AsyncConnection) else conn.get_bind().dialect
     if dialect.name == "postgresql":
         await conn.execute(_NOTIFY, {"what": what})
+
+
+def _running(ctx: Context) -> set[str]:
+    running: set[str] = ctx.singleton("loops_running_here", set)
+    return running
+
+
+@contextlib.contextmanager
+def running_here(ctx: Context, what: str) -> Iterator[None]:
+    """Mark the inbox or outbox loop as running in this process while the block runs."""
+    _running(ctx).add(what)
+    try:
+        yield
+    finally:
+        _running(ctx).discard(what)
 
 
 def _signal(ctx: Context, what: str) -> None:

@@ -47,14 +47,14 @@ async def test_stored_work_of_another_process_sets_the_right_signal(stack: Stack
         async with other.session(stack.workspace_id) as s:
             await enqueue(s, stack.workspace_id, channel_id=channel_id, kind="telegram",
                           chat_id="5", text="hi", key="k")
-            await notify(s, OUTBOX)
+            await notify(ctx, s, OUTBOX)
         await asyncio.wait_for(outbox.wait(), 5)
         async with other.connection() as conn:
             await conn.execute(insert(InboundEvent).values(
                 workspace_id=stack.workspace_id, channel_id=channel_id, event_key="e1",
                 chat_key="x", kind="message", payload={}, status="new", attempts=0,
                 received_at=utcnow(), outcome="", error=""))
-            await notify(conn, INBOX)
+            await notify(ctx, conn, INBOX)
         await asyncio.wait_for(inbox.wait(), 5)
     finally:
         stop_watching.set()
@@ -69,7 +69,9 @@ async def test_a_worker_process_answers_a_webhook_at_once_despite_a_slow_poll(
     worker = start_worker(stack, PANELPILOT_INBOX_POLL_INTERVAL="30",
                           PANELPILOT_OUTBOX_POLL_INTERVAL="30")
     try:
-        await asyncio.sleep(3)  # the worker has started and is waiting
+        # The worker looks once as it starts: the first answer says it is up and waiting.
+        stack.tg.user_says(TG_TOKEN, 4099, "help")
+        await eventually(lambda: stack.tg.sent(TG_TOKEN, 4099), timeout=60)
         for n in range(3):
             said = time.monotonic()
             stack.tg.user_says(TG_TOKEN, 4100 + n, "help")
