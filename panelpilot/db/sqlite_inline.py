@@ -27,7 +27,6 @@ from typing import Any
 
 BUSY_PAUSES = (0.0005, 0.001, 0.001, 0.002, 0.002, 0.005)
 CHECKPOINT_EVERY = 1.0  # seconds between checkpoints while something is being written
-CHECKPOINT_PAGES = 1000  # SQLite's own default threshold for an automatic checkpoint
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:

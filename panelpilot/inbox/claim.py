@@ -42,8 +42,8 @@ def _ready(event: Any, now: Any) -> Any:
                and_(event.status == EventStatus.PROCESSING, event.locked_until < now))
 
 
-def _claimable(by_chat: bool) -> Select[Any]:
-    """Claimable event ids, oldest first; parameters ``now`` (and ``b_chat_key``).
+def _claimable() -> Select[Any]:
+    """Claimable event ids, oldest first; parameter ``now``.
 
     Per chat, the oldest unfinished event, when it is ready itself: one scan of the unfinished
     events and a GROUP BY, whatever the planner's statistics say (a NOT EXISTS over older
@@ -53,47 +53,42 @@ def _claimable(by_chat: bool) -> Select[Any]:
     first = func.min(event.id)
     # The IN lets the database walk the (status, id) index instead of every event ever kept.
     pick = select(first).where(event.status.in_((EventStatus.NEW, EventStatus.PROCESSING)))
-    if by_chat:
-        pick = pick.where(event.chat_key == bindparam("b_chat_key"))
     return (pick.group_by(event.chat_key)
             .having(func.min(case((_ready(event, now_param()), event.id))) == first)
             .order_by(first))
 
 
-def _query(by_chat: bool) -> ClaimQuery:
+def _query() -> ClaimQuery:
     event, now = InboundEvent, now_param()
     return ClaimQuery(
-        event, _claimable(by_chat), _ready(event, now),
+        event, _claimable(), _ready(event, now),
         values={"status": EventStatus.PROCESSING, "started_at": now,
                 "locked_until": bindparam("until"), "attempts": event.attempts + 1},
         returning=(event.id, event.workspace_id, event.channel_id, event.chat_key,
                    event.attempts, event.payload))
 
 
-_QUERIES = {by_chat: _query(by_chat) for by_chat in (False, True)}
+_QUERY = _query()
 
 
 Prepare = Callable[[AsyncConnection, list[Any]], Awaitable[dict[int, Any]]]
 
 
-async def claim(db: Database, limit: int, *, chat_key: str | None = None,
-                lease: float = LEASE_SECONDS, probe: bool = True,
+async def claim(db: Database, limit: int, *, lease: float = LEASE_SECONDS, probe: bool = True,
                 prepare: Prepare | None = None, via: Claimer | None = None) -> list[Claim]:
-    """Claim up to ``limit`` events (of one chat only, with ``chat_key``).
+    """Claim up to ``limit`` events.
 
     ``probe=False`` skips the read-only look for work first: for callers that know there is
     some. ``prepare(conn, rows)`` runs in the claim's transaction; what it returns for an
     event id becomes that claim's ``prepared``.
     """
-    by_chat = chat_key is not None
     prepared: dict[int, Any] = {}
 
     async def then(conn: AsyncConnection, rows: list[Any]) -> None:
         assert prepare is not None
         prepared.update(await prepare(conn, rows))
 
-    rows = await claim_rows(db, _QUERIES[by_chat], limit, lease,
-                            {"b_chat_key": chat_key} if by_chat else None, probe=probe,
+    rows = await claim_rows(db, _QUERY, limit, lease, probe=probe,
                             then=then if prepare is not None else None, via=via)
     return sorted((_claim(row, prepared.get(row[0])) for row in rows), key=lambda c: c.id)
 
