@@ -1,0 +1,1 @@
+"""Benchmarks: `python bench/run.py` (figures for the README) and `python bench/statements.py`."""
