@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from panelpilot.chats.models import Chat, ChatAlias, ChatRole
+from panelpilot.db import fast
 from panelpilot.db.base import utcnow
 from panelpilot.db.inserts import insert_ignoring
 from panelpilot.errors import Invalid
@@ -66,7 +67,7 @@ async def find_many(conn: AsyncConnection | AsyncSession,
     if not wanted:
         return {}
     found: dict[tuple[int, str], ChatState] = {}
-    rows = await conn.execute(_MANY, {"channels": sorted({ch for ch, _ in wanted}),
+    rows = await fast.run(conn, _MANY, {"channels": sorted({ch for ch, _ in wanted}),
                                       "chat_ids": sorted({chat for _, chat in wanted})})
     # A chat's own id wins over an alias that happens to have the same value.
     for row in sorted(rows, key=lambda r: r[2]):
@@ -82,9 +83,9 @@ async def insert_new(
 ) -> int | None:
     """Remember a chat never seen before, in one statement; its id, or None if it exists
     already (then ``touch`` it)."""
-    conn = await session.connection() if isinstance(session, AsyncSession) else session
+    conn = session if isinstance(session, AsyncConnection) else await session.connection()
     now = when or utcnow()
-    return (await conn.execute(insert_ignoring(Chat, conn.dialect.name, Chat.id), {
+    return (await fast.run(conn, insert_ignoring(Chat, conn.dialect.name, Chat.id), {
         "workspace_id": workspace_id, "channel_id": channel_id, "chat_id": chat_id,
         "chat_type": chat_type, "role": ChatRole.UNKNOWN, "title": (title or "")[:200],
         "reachable": True, "unreachable_reason": "", "last_inbound_at": now,

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Integer, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from panelpilot.db import fast
 from panelpilot.db.base import UtcDateTime, utcnow
 from panelpilot.db.engine import Database
 
@@ -87,7 +88,7 @@ async def claim_rows(db: Database, query: ClaimQuery, limit: int, lease: float,
     if probe:
         looking = via.look.transaction() if via else db.connection(write=False)
         async with looking as conn:
-            if (await conn.execute(query.probe, {**params, "now": utcnow()})).first() is None:
+            if (await fast.run(conn, query.probe, {**params, "now": utcnow()})).first() is None:
                 return []
     async with (via.take.transaction() if via else db.connection()) as conn:
         rows = await _take(db, conn, query, limit, lease, params)
@@ -103,6 +104,6 @@ async def _take(db: Database, conn: AsyncConnection, query: ClaimQuery, limit: i
     now = utcnow()
     params.update(now=now, until=now + timedelta(seconds=lease), limit=limit)
     if db.is_sqlite:
-        return list((await conn.execute(query.claim, params)).all())
-    return list((await conn.execute(query.claim_locking,
-                                    {**params, "pick_limit": limit * PICK_SPARE})).all())
+        return (await fast.run(conn, query.claim, params)).all()
+    return (await fast.run(conn, query.claim_locking,
+                           {**params, "pick_limit": limit * PICK_SPARE})).all()

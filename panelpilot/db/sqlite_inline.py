@@ -183,6 +183,25 @@ class Connection:
         sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
         await _retry_busy(lambda: self._conn.execute(sql), self._timeout)
 
+    async def run(self, sql: str, args: list[Sequence[Any]],
+                  many: bool) -> tuple[list[Any], int]:
+        """One statement (or an executemany): its rows and the count of rows it changed;
+        for ``db.fast``."""
+        cursor = self._conn.cursor()
+        try:
+            if many:
+                await _retry_busy(lambda: cursor.executemany(sql, args), self._timeout)
+                return [], cursor.rowcount
+            try:
+                cursor.execute(sql, args[0])
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):
+                    raise
+                await _retry_busy(lambda: cursor.execute(sql, args[0]), self._timeout)
+            return cursor.fetchall(), cursor.rowcount
+        finally:
+            cursor.close()
+
     @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level

@@ -28,6 +28,7 @@ from panelpilot.context import Context
 from panelpilot.conversation.models import FlowState
 from panelpilot.conversation.modules import chat_context_queries
 from panelpilot.conversation.turn import ChatInfo
+from panelpilot.db import fast
 from panelpilot.db.groupcommit import GroupCommit, GroupRead
 from panelpilot.tenancy.models import Workspace
 
@@ -68,16 +69,16 @@ async def _fetch(session: AsyncSession | AsyncConnection,
                  keys: list[Key]) -> dict[Key, TurnContext]:
     found = {key: ChatInfo(c.pk, c.chat_id, c.chat_type, c.role, c.title, c.reachable)
              for key, c in (await chats.find_many(session, {k[1:] for k in keys})).items()}
-    spaces = {row[0]: row[1:] for row in await session.execute(
-        _WORKSPACES, {"ids": sorted({k[0] for k in keys})})}
+    spaces = {row[0]: row[1:] for row in await fast.run(
+        session, _WORKSPACES, {"ids": sorted({k[0] for k in keys})})}
     pks = sorted({chat.pk for chat in found.values()})
     flows: dict[int, FlowRow] = {}
     extras: dict[int, dict[str, Any]] = {}
     if pks:
-        flows = {row[0]: FlowRow(*row[1:]) for row in await session.execute(
-            _FLOWS, {"pks": pks})}
+        flows = {row[0]: FlowRow(*row[1:]) for row in await fast.run(
+            session, _FLOWS, {"pks": pks})}
         for name, query in chat_context_queries().items():
-            for pk, value in await session.execute(query, {"pks": pks}):
+            for pk, value in await fast.run(session, query, {"pks": pks}):
                 extras.setdefault(pk, {})[name] = value
     contexts = {}
     for key in keys:

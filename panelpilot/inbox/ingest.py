@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from panelpilot.channels.base import RawEvent
 from panelpilot.channels.drivers import ChannelCreds, driver_for
 from panelpilot.context import Context
+from panelpilot.db import fast
 from panelpilot.db.base import utcnow
 from panelpilot.db.inserts import insert_ignoring
 from panelpilot.inbox.models import EventStatus, InboundEvent
@@ -131,7 +132,7 @@ async def _insert_ignore_many(session: AsyncSession, rows: list[dict[str, Any]])
     # Run as an executemany with the rows as parameters: compiled once and cached (a
     # multi-row VALUES would be compiled anew for every batch size).
     conn = await session.connection()
-    await conn.execute(insert_ignoring(InboundEvent, conn.dialect.name), rows)
+    await fast.run(conn, insert_ignoring(InboundEvent, conn.dialect.name), rows)
 
 
 async def _touch_channel(ctx: Context, session: AsyncSession, channel_id: int) -> None:

@@ -32,6 +32,7 @@ from panelpilot.context import Context
 from panelpilot.conversation.models import FlowState
 from panelpilot.conversation.modules import converse
 from panelpilot.conversation.turn import FlowInfo, Turn
+from panelpilot.db import fast
 from panelpilot.db.base import utcnow
 from panelpilot.inbox import context as turn_context
 from panelpilot.inbox.claim import Claim
@@ -154,10 +155,10 @@ async def _start_turn(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: 
     async def note_seen(session: AsyncSession) -> None:
         conn = await session.connection()
         if new_title and new_title != chat.title:
-            await conn.execute(_NOTE_SEEN_TITLE, {"pk": chat.pk, "seen": seen,
+            await fast.run(conn, _NOTE_SEEN_TITLE, {"pk": chat.pk, "seen": seen,
                                                   "new_title": new_title})
         else:
-            await conn.execute(_NOTE_SEEN, {"pk": chat.pk, "seen": seen})
+            await fast.run(conn, _NOTE_SEEN, {"pk": chat.pk, "seen": seen})
 
     turn.write(note_seen)
     return turn
@@ -265,7 +266,7 @@ async def _mark_done(
         params.update(chat_id=inbound.chat_id, sender_id=inbound.sender_id,
                       text=(inbound.text or "")[:4000] or None)
     conn = await session.connection()
-    result = await conn.execute(_DONE_READ if inbound is not None else _DONE_PLAIN, params)
+    result = await fast.run(conn, _DONE_READ if inbound is not None else _DONE_PLAIN, params)
     if getattr(result, "rowcount", 0) != 1:
         raise LostClaim(claim.id)
 

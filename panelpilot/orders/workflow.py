@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from panelpilot.chats import service as chats
 from panelpilot.chats.models import Chat
 from panelpilot.context import Context
+from panelpilot.db import fast
 from panelpilot.db.base import utcnow
 from panelpilot.orders import checks, routing
 from panelpilot.orders.models import (
@@ -484,7 +485,7 @@ async def log_command(
     """Log a command that is not an order action (help, balance, link, unrecognized …)."""
     # One plain INSERT: most messages end here ("help", strict silence), so no ORM object.
     conn = await session.connection()
-    row_id: int = (await conn.execute(_INSERT_COMMAND, {
+    row_id: int = (await fast.run(conn, _INSERT_COMMAND, {
         "workspace_id": workspace_id, "created_at": utcnow(), "source": source,
         "channel_id": channel_id, "chat_id": chat_id, "username": username,
         "text": text[:4000], "kind": kind, "action": action, "outcome": outcome[:40],

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from panelpilot.channels.base import Keyboard
 from panelpilot.context import Context
+from panelpilot.db import fast
 from panelpilot.db.base import utcnow
 from panelpilot.db.inserts import insert_ignoring
 from panelpilot.outbox.models import OutboundMessage, SendStatus
@@ -123,12 +124,12 @@ async def enqueue_claimed(
     if measure_for(kind)(text) > LIMITS.get(kind, 4096):
         return None
     conn = await session.connection()
-    if (await conn.execute(_PENDING_IN_CHAT, {"channel_id": channel_id,
+    if (await fast.run(conn, _PENDING_IN_CHAT, {"channel_id": channel_id,
                                               "chat_id": chat_id})).first() is not None:
         return None
     now = utcnow()
     statement = insert_ignoring(OutboundMessage, conn.dialect.name, OutboundMessage.id)
-    return (await conn.execute(statement, {
+    return (await fast.run(conn, statement, {
         "workspace_id": workspace_id, "channel_id": channel_id, "chat_id": chat_id,
         "kind": "text", "purpose": "reply", "text": text, "keyboard": keyboard_json(keyboard),
         "reply_to": reply_to, "idempotency_key": key[:200], "status": SendStatus.SENDING,

@@ -43,6 +43,7 @@ from panelpilot.channels.service import load_creds, set_status
 from panelpilot.chats import service as chats
 from panelpilot.chats.service import ChatState
 from panelpilot.context import Context
+from panelpilot.db import fast
 from panelpilot.db.base import utcnow
 from panelpilot.db.claims import Claimer, ClaimQuery, claim_rows, now_param
 from panelpilot.db.engine import Database
@@ -336,7 +337,7 @@ class Sender:
                        started: float | None) -> None:
         if started is None:
             return
-        await conn.execute(_ATTEMPT, {
+        await fast.run(conn, _ATTEMPT, {
             "workspace_id": job.workspace_id, "message_id": job.id, "number": job.attempts,
             "started_at": utcnow(), "duration_ms": int((time.perf_counter() - started) * 1000),
             "ok": ok, "reason": reason[:40], "detail": detail[:1000]})
@@ -356,7 +357,7 @@ class Sender:
 
         async def write(session: Any) -> None:
             conn = await session.connection()
-            await conn.execute(statement, params)
+            await fast.run(conn, statement, params)
             if attempt:
                 await self._attempt(conn, job, ok=status == SendStatus.SENT, reason=reason,
                                     detail=detail, started=started)
@@ -374,7 +375,7 @@ class Sender:
 
         async def write(session: Any) -> None:
             conn = await session.connection()
-            await conn.execute(_REQUEUE_WITH_ERROR if exc is not None else _REQUEUE, params)
+            await fast.run(conn, _REQUEUE_WITH_ERROR if exc is not None else _REQUEUE, params)
             if exc is not None:
                 await self._attempt(conn, job, ok=False, reason=exc.reason, detail=str(exc),
                                     started=started)

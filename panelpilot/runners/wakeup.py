@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from panelpilot.context import Context
+from panelpilot.db import fast
 
 log = logging.getLogger(__name__)
 CHANNEL = "panelpilot_work"
@@ -46,9 +47,10 @@ async def notify(ctx: Context, conn: AsyncConnection | AsyncSession, what: str) 
     signal wakes it at once); SQLite needs nothing: watchers see the commit itself."""
     if what in _running(ctx):
         return
-    dialect = conn.dialect if isinstance(conn, AsyncConnection) else conn.get_bind().dialect
-    if dialect.name == "postgresql":
-        await conn.execute(_NOTIFY, {"what": what})
+    if not isinstance(conn, AsyncConnection):
+        conn = await conn.connection()
+    if conn.dialect.name == "postgresql":
+        await fast.run(conn, _NOTIFY, {"what": what})
 
 
 def _running(ctx: Context) -> set[str]:

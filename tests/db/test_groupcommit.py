@@ -7,10 +7,12 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from panelpilot.context import Context
+from panelpilot.db import fast
+from panelpilot.db.engine import LazySession
 from panelpilot.db.groupcommit import GroupCommit, GroupRead
 from panelpilot.db.scoping import UnscopedQueryError
 from panelpilot.templates.models import Template
@@ -57,6 +59,28 @@ async def test_a_bad_write_fails_alone(ctx: Context, tenants: Tenants) -> None:
         rows = (await s.execute(select(Template.workspace_id, Template.text))).all()
     assert rows == [(tenants.acme_id, "fine")]
 
+
+
+async def test_core_writes_need_no_orm_session_and_share_with_orm_ones(
+        ctx: Context, tenants: Tenants) -> None:
+    group = GroupCommit(ctx.db)
+    made: list[bool] = []
+
+    async def core(session: AsyncSession) -> None:
+        conn = await session.connection()
+        await fast.run(conn, insert(Template), {"workspace_id": tenants.acme_id, "key": "a",
+                                                "text": "core"})
+        made.append(isinstance(session, LazySession) and session._session is None)
+
+    async def orm(session: AsyncSession) -> None:
+        session.add(Template(workspace_id=tenants.acme_id, key="b", text="orm"))
+
+    await asyncio.gather(group.run(core, tenants.acme_id), group.run(orm, tenants.acme_id))
+    assert made == [True]  # the Core write went first: no session had been made for it
+    async with ctx.db.platform_session() as s:
+        rows = (await s.execute(select(Template.key, Template.text)
+                                .order_by(Template.key))).all()
+    assert rows == [("a", "core"), ("b", "orm")]
 
 async def test_concurrent_lookups_are_one_query_each_answered(
         ctx: Context, tenants: Tenants) -> None:
