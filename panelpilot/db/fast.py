@@ -15,6 +15,7 @@ SQLAlchemy's ``DBAPIError`` family, as they would through ``conn.execute``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy.sql import ClauseElement, Insert
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Params = Mapping[str, Any]
+_IN_LIST = re.compile(r"(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")
 
 
 class Rows:
@@ -63,11 +65,14 @@ class _Plan:
     """One statement compiled for one dialect."""
 
     __slots__ = ("compiled", "sql", "names", "binders", "readers", "expanding", "shapes",
-                 "defaults")
+                 "defaults", "arrays")
 
     def __init__(self, statement: ClauseElement, dialect: Dialect,
                  keys: tuple[str, ...] | None) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=keys)
+        # As for an executemany: without the RETURNING of the new row's key that SQLAlchemy
+        # adds to a single-row INSERT on PostgreSQL (a RETURNING the statement names stays).
+        compiled = statement.compile(dialect=dialect, column_keys=keys,
+                                     for_executemany=isinstance(statement, Insert))
         assert isinstance(compiled, SQLCompiler)
         if not compiled.positional:
             raise TypeError("fast statements need a positional driver (sqlite3, asyncpg)")
@@ -89,6 +94,9 @@ class _Plan:
         self.shapes: dict[tuple[int, ...], tuple[str, list[tuple[str, int | None]]]] = {}
         self.sql = compiled.string
         self.names = tuple(compiled.positiontup or ())
+        self.arrays: frozenset[str] = frozenset()
+        if self.expanding and dialect.name == "postgresql":
+            self._as_arrays()
         self.binders: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors  # type: ignore[assignment]
         readers = [column.type._cached_result_processor(dialect, None)
                    for column in compiled._result_columns]
@@ -105,7 +113,10 @@ class _Plan:
             for name in self.names:
                 value = values[name]
                 binder = binders.get(name)
-                out.append(value if binder is None else binder(value))
+                if name in self.arrays:
+                    out.append(list(value) if binder is None else [binder(v) for v in value])
+                else:
+                    out.append(value if binder is None else binder(value))
             return self.sql, out
         lengths = tuple(len(values[key]) for key in self.expanding)
         shape = self.shapes.get(lengths)
@@ -118,6 +129,27 @@ class _Plan:
             binder = binders.get(name)
             out.append(value if binder is None else binder(value))
         return sql, out
+
+    def _as_arrays(self) -> None:
+        """On PostgreSQL, ``IN (list)`` becomes ``= ANY(array)``: one statement whatever the
+        lengths, so the server and asyncpg prepare it once (a new statement text costs a
+        round trip to prepare, and its place in a cache of 100)."""
+        plain = [name for name in self.names if name not in self.expanding]
+        numbers: dict[str, int] = {}
+
+        def array(match: re.Match[str]) -> str:
+            name = match.group(2)
+            if name not in numbers:
+                numbers[name] = len(plain) + len(numbers) + 1
+            return f"{'<> ALL' if match.group(1) else '= ANY'}(${numbers[name]})"
+
+        sql = _IN_LIST.sub(array, self.sql)
+        if "__[POSTCOMPILE_" in sql or set(numbers) != set(self.expanding):
+            return  # another kind of late parameter: keep one statement per lengths
+        self.sql = sql
+        self.names = (*plain, *sorted(numbers, key=numbers.__getitem__))
+        self.arrays = frozenset(numbers)
+        self.expanding = []
 
     def _shape(self, params: Params | None) -> tuple[str, list[tuple[str, int | None]]]:
         """The SQL for these lists' lengths, and where each parameter comes from: a plain

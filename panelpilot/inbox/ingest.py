@@ -69,8 +69,37 @@ async def store(
 
 Also = Callable[[AsyncSession], Awaitable[None]] | None
 
+LANES = 2  # concurrent group commits on PostgreSQL
+
 
 class _Batcher:
+    """Group commits of stored events, in lanes on PostgreSQL.
+
+    One lane commits one batch at a time, and a batch waits for its commit's round trips;
+    with several lanes the next batch does not wait for the last one's. A chat's events
+    always take the same lane, whose commits are in order: a chat's later event is never
+    visible before an earlier one. SQLite has one writer anyway: one lane. Events with
+    ``also`` (a poller's offset, which must commit with exactly those events) take the
+    first lane whole.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.lanes = [_Lane(ctx) for _ in range(1 if ctx.db.is_sqlite else LANES)]
+
+    async def submit(self, channel_id: int, rows: list[dict[str, Any]], also: Also) -> None:
+        if also is not None or len(self.lanes) == 1:
+            await self.lanes[0].submit(channel_id, rows, also)
+            return
+        parts: dict[int, list[dict[str, Any]]] = {}
+        for row in rows:
+            parts.setdefault(hash(row["chat_key"]) % len(self.lanes), []).append(row)
+        # A part that fails fails the whole call; the sender posts again and the parts
+        # already stored are dropped as duplicates.
+        await asyncio.gather(*(self.lanes[lane].submit(channel_id, part, None)
+                               for lane, part in parts.items()))
+
+
+class _Lane:
     MAX_ROWS = 1000
 
     def __init__(self, ctx: Context) -> None:

@@ -51,8 +51,12 @@ async def test_writes_fill_defaults_and_count_rows(ctx: Context, tenants: Tenant
                                  .values(text=bindparam("t")), {"pk": pk, "t": "Hello"})
         assert changed.rowcount == 1
         assert (await fast.run(conn, _RENAME, {"pk": -1, "settings": {}})).rowcount == 0
+        # An INSERT returns only what it names (no implicit RETURNING of the new key).
+        plain = await fast.run(conn, insert(Template), {"workspace_id": tenants.acme_id,
+                                                        "key": "other", "text": "x"})
+        assert (plain.rowcount, plain.all()) == (1, [])
     async with ctx.db.platform_session() as session:
-        row = (await session.execute(select(Template))).scalar_one()
+        row = (await session.execute(select(Template).where(Template.key == "help"))).scalar_one()
     assert (row.text, row.updated_at > updated_at) == ("Hello", True)  # onupdate applied
 
 
