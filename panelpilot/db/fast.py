@@ -174,6 +174,9 @@ class _Plan:
                       for reader, value in zip(readers, row, strict=True)) for row in rows]
 
 
+# Told the SQL of each statement run here, when set (bench/statements.py counts them).
+on_statement: Callable[[str], None] | None = None
+
 _plans: dict[tuple[int, str, tuple[str, ...] | None], tuple[ClauseElement, _Plan]] = {}
 
 
@@ -220,6 +223,8 @@ async def run(conn: AsyncConnection | AsyncSession, statement: ClauseElement,
         assert params is None or isinstance(params, Mapping)
         sql, one_args = plan.args(params)
         args = [one_args]
+    if on_statement is not None:
+        on_statement(sql)
     try:
         if sync.dialect.name == "sqlite":
             driver: Any = fairy.driver_connection
