@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only
 
-from panelpilot.db import sqlite_inline
+from panelpilot.db import fast, sqlite_inline
 from panelpilot.db.scoping import PLATFORM_KEY, SCOPE_KEY
 
 READ_ONLY = "panelpilot_read_only"
@@ -260,13 +260,14 @@ class KeptConnection:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A Core transaction, as ``Database.connection`` gives."""
+        """A Core transaction, as ``Database.connection`` gives; writes queued with
+        ``fast.later`` run at its end."""
         async with contextlib.AsyncExitStack() as stack:
             if self.write:
                 await stack.enter_async_context(self.db._write(self.urgent))
             conn = await self._open()
             try:
-                async with conn.begin():
+                async with conn.begin(), fast.collecting(conn):
                     yield conn
             except BaseException:
                 await self._drop_if_broken()

@@ -15,9 +15,10 @@ SQLAlchemy's ``DBAPIError`` family, as they would through ``conn.execute``.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
@@ -279,3 +280,73 @@ def _translate(dialect: Dialect, sql: str, args: Any, error: Exception) -> Excep
         return exc.DBAPIError.instance(sql, args, error, dbapi.Error,
                                        dialect=dialect)
     return error
+
+
+_LATER = "panelpilot_fast_later"
+
+
+async def later(conn: AsyncConnection | AsyncSession, statement: ClauseElement,
+                params: Params) -> None:
+    """Run a write whose answer nobody waits for at the end of the transaction, with the others
+    of its statement: in a transaction that collects them (``collecting``), the writes queued
+    this way run as one executemany per statement just before the commit (asyncpg sends them
+    in one round trip, where a group commit's writes would each cost one), in the order they
+    were queued for each statement, statement after statement. Only for writes that nothing
+    later in the same transaction reads, and that do not depend on each other across
+    statements. Anywhere else it runs at once."""
+    if not isinstance(conn, AsyncConnection):
+        conn = await conn.connection()
+    queued = conn.info.get(_LATER)
+    if queued is None:
+        await run(conn, statement, params)
+    else:
+        queued.append((statement, params))
+
+
+class AtEnd(Protocol):
+    """Work gathered during a transaction and done once at its end (see ``at_end``)."""
+
+    async def run(self, conn: AsyncConnection) -> None: ...
+
+
+E = TypeVar("E", bound=AtEnd)
+_ENDS = "panelpilot_fast_at_end"
+
+
+def collects(conn: AsyncConnection) -> bool:
+    """Whether ``conn``'s transaction collects ``later`` writes and ``at_end`` work."""
+    return _ENDS in conn.info
+
+
+def at_end(conn: AsyncConnection, key: str, make: Callable[[], E]) -> E | None:
+    """The object that gathers ``key``'s work in this transaction (``make()`` the first
+    time), whose ``run(conn)`` is awaited once, after the ``later`` writes, just before the
+    commit; None when the transaction does not collect (then do the work at once)."""
+    ends: dict[str, Any] | None = conn.info.get(_ENDS)
+    if ends is None:
+        return None
+    found = ends.get(key)
+    if found is None:
+        found = ends[key] = make()
+    return cast(E, found)
+
+
+@contextlib.asynccontextmanager
+async def collecting(conn: AsyncConnection) -> AsyncIterator[None]:
+    """Collect ``later`` writes and ``at_end`` work on ``conn`` while the block runs; run
+    them when it ends without an error (still inside the transaction)."""
+    queued: list[tuple[ClauseElement, Params]] = []
+    ends: dict[str, AtEnd] = {}
+    conn.info[_LATER], conn.info[_ENDS] = queued, ends
+    try:
+        yield
+    finally:
+        conn.info.pop(_LATER, None)
+        conn.info.pop(_ENDS, None)
+    groups: dict[int, tuple[ClauseElement, list[Params]]] = {}
+    for statement, params in queued:
+        groups.setdefault(id(statement), (statement, []))[1].append(params)
+    for statement, many in groups.values():
+        await run(conn, statement, many)
+    for end in ends.values():
+        await end.run(conn)

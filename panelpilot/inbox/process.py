@@ -40,7 +40,7 @@ from panelpilot.inbox.models import EventStatus, InboundEvent
 from panelpilot.logs import workspace_var
 from panelpilot.outbox.enqueue import enqueue, enqueue_claimed, keyboard_json, wake_senders
 from panelpilot.outbox.models import OutboundMessage
-from panelpilot.outbox.sender import Job, local_sender
+from panelpilot.outbox.sender import Admissions, Job, local_sender
 from panelpilot.runners.wakeup import OUTBOX, notify
 
 log = logging.getLogger(__name__)
@@ -155,10 +155,10 @@ async def _start_turn(ctx: Context, claim: Claim, creds: ChannelCreds, inbound: 
     async def note_seen(session: AsyncSession) -> None:
         conn = await session.connection()
         if new_title and new_title != chat.title:
-            await fast.run(conn, _NOTE_SEEN_TITLE, {"pk": chat.pk, "seen": seen,
-                                                  "new_title": new_title})
+            await fast.later(conn, _NOTE_SEEN_TITLE, {"pk": chat.pk, "seen": seen,
+                                                    "new_title": new_title})
         else:
-            await fast.run(conn, _NOTE_SEEN, {"pk": chat.pk, "seen": seen})
+            await fast.later(conn, _NOTE_SEEN, {"pk": chat.pk, "seen": seen})
 
     turn.write(note_seen)
     return turn
@@ -171,25 +171,27 @@ async def _commit_turn(ctx: Context, claim: Claim, creds: ChannelCreds, turn: Tu
             targets[out.channel_id] = await load_creds(ctx, channel_id=out.channel_id)
 
     sender = local_sender(ctx)
-    handed: list[Job] = []
+    handed: list[tuple[Job, Admissions | None]] = []
 
     async def write(session: AsyncSession) -> None:
         handed.clear()  # a group commit that failed runs this again, alone
         await _mark_done(session, claim, turn.message, turn.outcome or "silent")
+        conn = await session.connection()
         for n, reply in enumerate(turn.replies):
             reply_to = turn.message.message_id if reply.quote else None
             key = f"ev{claim.id}:r{n}"
             # The first answer goes straight to this process's sender, claimed as it is
             # queued: no claim of its own, no wait for the sender loop to look.
-            lease_until = sender.lease_until() if sender is not None and n == 0 else None
-            if lease_until is not None:
+            lease_until = sender.lease_until(conn) if sender is not None and n == 0 else None
+            if sender is not None and lease_until is not None:
                 job_id = await enqueue_claimed(
                     session, claim.workspace_id, channel_id=creds.id, kind=creds.kind,
                     chat_id=turn.chat.chat_id, text=reply.text, keyboard=reply.keyboard,
                     reply_to=reply_to, key=key, source_event_id=claim.id,
                     lease_until=lease_until)
                 if job_id is not None:
-                    handed.append(_handed_job(job_id, claim, creds, turn, reply, reply_to))
+                    job = _handed_job(job_id, claim, creds, turn, reply, reply_to)
+                    handed.append((job, sender.admit_at_end(conn, job)))
                     continue
             await enqueue(session, claim.workspace_id, channel_id=creds.id, kind=creds.kind,
                           chat_id=turn.chat.chat_id, text=reply.text, keyboard=reply.keyboard,
@@ -210,9 +212,9 @@ async def _commit_turn(ctx: Context, claim: Claim, creds: ChannelCreds, turn: Tu
             await notify(ctx, session, OUTBOX)
 
     await turn_context.writes(ctx).run(write, claim.workspace_id)
-    for job in handed:
+    for job, admissions in handed:
         assert sender is not None
-        sender.hand_over(job)
+        sender.hand_over(admissions.of(job) if admissions is not None else job)
     if len(turn.replies) + len(turn.outgoing) > len(handed):
         wake_senders(ctx)
 

@@ -195,18 +195,32 @@ class Sender:
         self.taking_over = False  # True while this process's sender loop runs
         self._handed: set[asyncio.Task[str]] = set()
 
-    def lease_until(self) -> datetime | None:
+    def lease_until(self, conn: AsyncConnection) -> datetime | None:
         """The lease for a message handed over by a turn in this process (queued already
-        claimed, see ``enqueue_claimed``), or None when this sender takes none now.
+        claimed in ``conn``'s transaction, see ``enqueue_claimed``), or None when this sender
+        takes none now.
 
-        Not with buckets in the database: there each send would lock its bot's bucket in a
-        transaction of its own, and the sends of one bot would queue on that row; claims
-        settle a whole batch of sends in one go (``admit_claimed``).
+        With buckets in the database, only in a transaction that collects end-of-transaction
+        work: the rate limiter is asked there once for all the messages it hands over
+        (``admit_at_end``); a send asking alone would lock its bot's bucket in a transaction
+        of its own, and the sends of one bot would queue on that row.
         """
-        if (not self.taking_over or len(self._handed) >= HANDOVER_LIMIT
-                or isinstance(self.limiter, SqlLimiter)):
+        if not self.taking_over or len(self._handed) >= HANDOVER_LIMIT:
+            return None
+        if isinstance(self.limiter, SqlLimiter) and not fast.collects(conn):
             return None
         return utcnow() + timedelta(seconds=self.lease)
+
+    def admit_at_end(self, conn: AsyncConnection, job: Job) -> Admissions | None:
+        """With buckets in the database, have the rate limiter answer for a handed-over
+        message at the end of its transaction, with the others handed over in it; the
+        answers, once committed, go with the messages to ``hand_over`` (``Admissions.of``)."""
+        if not isinstance(self.limiter, SqlLimiter):
+            return None
+        admissions = fast.at_end(conn, "handed_admissions", lambda: Admissions(self))
+        if admissions is not None:
+            admissions.jobs.append(job)
+        return admissions
 
     def hand_over(self, job: Job) -> None:
         """Send a message that was queued already claimed (its transaction has committed)."""
@@ -337,7 +351,7 @@ class Sender:
                        started: float | None) -> None:
         if started is None:
             return
-        await fast.run(conn, _ATTEMPT, {
+        await fast.later(conn, _ATTEMPT, {
             "workspace_id": job.workspace_id, "message_id": job.id, "number": job.attempts,
             "started_at": utcnow(), "duration_ms": int((time.perf_counter() - started) * 1000),
             "ok": ok, "reason": reason[:40], "detail": detail[:1000]})
@@ -357,7 +371,7 @@ class Sender:
 
         async def write(session: Any) -> None:
             conn = await session.connection()
-            await fast.run(conn, statement, params)
+            await fast.later(conn, statement, params)
             if attempt:
                 await self._attempt(conn, job, ok=status == SendStatus.SENT, reason=reason,
                                     detail=detail, started=started)
@@ -375,7 +389,7 @@ class Sender:
 
         async def write(session: Any) -> None:
             conn = await session.connection()
-            await fast.run(conn, _REQUEUE_WITH_ERROR if exc is not None else _REQUEUE, params)
+            await fast.later(conn, _REQUEUE_WITH_ERROR if exc is not None else _REQUEUE, params)
             if exc is not None:
                 await self._attempt(conn, job, ok=False, reason=exc.reason, detail=str(exc),
                                     started=started)
@@ -399,6 +413,24 @@ _REQUEUE = _THIS_CLAIM.values(status=SendStatus.QUEUED, locked_until=None,
 _REQUEUE_WITH_ERROR = _REQUEUE.values(error_reason=bindparam("error_reason"),
                                       last_error=bindparam("last_error"))
 _ATTEMPT = insert(OutboundAttempt)
+
+
+class Admissions:
+    """The rate limiter's answers for the messages a transaction hands over, asked once for
+    all of them at its end (two statements for the whole batch, as a claim does)."""
+
+    def __init__(self, sender: Sender) -> None:
+        self.sender = sender
+        self.jobs: list[Job] = []
+        self.answers: dict[int, tuple[bool, float]] = {}
+
+    async def run(self, conn: AsyncConnection) -> None:
+        self.answers = await self.sender.admit_claimed(conn, self.jobs)
+
+    def of(self, job: Job) -> Job:
+        """The job with its answer (none: the send asks the limiter itself)."""
+        answer = self.answers.get(job.id)
+        return job if answer is None else dataclasses.replace(job, admission=answer)
 
 
 def local_sender(ctx: Context) -> Sender | None:

@@ -106,3 +106,33 @@ async def test_only_inside_a_transaction(ctx: Context) -> None:
     async with ctx.db.engine.connect() as conn:
         with pytest.raises(RuntimeError):
             await fast.run(conn, select(Workspace.id))
+
+
+async def test_later_writes_run_together_at_the_end(ctx: Context, tenants: Tenants) -> None:
+    rename = update(Template).where(Template.key == bindparam("k")).values(text=bindparam("t"))
+    kept = ctx.db.kept()
+    async with kept.transaction() as conn:
+        for key in ("a", "b"):
+            await fast.run(conn, _TEMPLATE, {"workspace_id": tenants.acme_id, "key": key,
+                                             "text": "old"})
+        await fast.later(conn, rename, {"k": "a", "t": "new a"})
+        await fast.later(conn, _RENAME, {"pk": tenants.acme_id, "settings": {"x": 1}})
+        await fast.later(conn, rename, {"k": "b", "t": "new b"})
+        # Queued, not run yet.
+        assert (await fast.run(conn, select(Template.text))).scalars() == ["old", "old"]
+    async with kept.transaction() as conn:
+        assert sorted((await fast.run(conn, select(Template.text))).scalars()) == [
+            "new a", "new b"]
+        assert (await fast.run(conn, select(Workspace.settings).where(
+            Workspace.id == tenants.acme_id))).scalar() == {"x": 1}
+    # A transaction that fails runs none of them.
+    with pytest.raises(RuntimeError):
+        async with kept.transaction() as conn:
+            await fast.later(conn, rename, {"k": "a", "t": "lost"})
+            raise RuntimeError
+    # Outside a collecting transaction a later write runs at once.
+    async with ctx.db.connection() as conn:
+        await fast.later(conn, rename, {"k": "b", "t": "at once"})
+        assert sorted((await fast.run(conn, select(Template.text))).scalars()) == [
+            "at once", "new a"]
+    await kept.close()

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from panelpilot.db.base import utcnow
 from panelpilot.outbox.enqueue import enqueue, enqueue_claimed
 from panelpilot.outbox.models import OutboundAttempt, OutboundMessage, SendStatus
-from panelpilot.outbox.sender import claim
+from panelpilot.outbox.ratelimit import SqlLimiter
+from panelpilot.outbox.sender import Job, claim, local_sender
 from panelpilot.settings import Settings
 from tests.e2e.harness import TG_TOKEN, Stack, build_stack, eventually
 
@@ -87,3 +88,49 @@ async def test_a_reply_is_sent_once_with_one_attempt_logged(stack: Stack) -> Non
         attempts = list((await s.execute(select(OutboundAttempt))).scalars())
     assert [(a.message_id, a.number, a.ok) for a in attempts] == [(row.id, 1, True)]
     assert len(stack.tg.sent(TG_TOKEN, 31337)) == 1
+
+
+
+@pytest.fixture
+async def working(settings: Settings) -> AsyncIterator[Stack]:
+    async for s in build_stack(settings):
+        yield s
+
+
+async def test_with_buckets_in_the_database_the_answer_is_admitted_in_its_turn(
+        working: Stack) -> None:
+    # The rate limiter is asked once at the end of the turn's transaction, for every reply it
+    # hands over; the send does not ask again, and no claim takes the message.
+    stack = working
+    sender = await eventually(lambda: local_sender(stack.ctx))
+    limiter = sender.limiter = SqlLimiter(stack.ctx.db)
+    asked_for_batch = limiter.admit_many
+    asked_alone: list[object] = []
+    batches: list[list[tuple[bool, float]]] = []
+
+    async def admit(*args: object, **kwargs: object) -> tuple[bool, float]:
+        asked_alone.append(args)
+        raise AssertionError("asked alone")
+
+    async def admit_many(*args: object, **kwargs: object) -> list[tuple[bool, float]]:
+        answers = await asked_for_batch(*args, **kwargs)  # type: ignore[arg-type]
+        batches.append(answers)
+        return answers
+
+    handed: list[Job] = []
+    hand_over = sender.hand_over
+
+    def record(job: Job) -> None:
+        handed.append(job)
+        hand_over(job)
+
+    limiter.admit = admit  # type: ignore[method-assign]
+    limiter.admit_many = admit_many  # type: ignore[method-assign]
+    sender.hand_over = record  # type: ignore[method-assign]
+    await stack.telegram("webhook")
+    stack.tg.user_says(TG_TOKEN, 77, "help")
+    assert await eventually(lambda: stack.tg.sent(TG_TOKEN, 77))
+    [row] = await _rows(stack)
+    assert (row.status, row.attempts) == (SendStatus.SENT, 1)
+    assert asked_alone == [] and batches == [[(True, 0.0)]]
+    assert [(job.id, job.admission) for job in handed] == [(row.id, (True, 0.0))]
