@@ -65,7 +65,7 @@ class Rows:
 class _Plan:
     """One statement compiled for one dialect."""
 
-    __slots__ = ("compiled", "sql", "names", "binders", "readers", "expanding", "shapes",
+    __slots__ = ("compiled", "sql", "places", "binders", "readers", "expanding", "shapes",
                  "defaults", "arrays")
 
     def __init__(self, statement: ClauseElement, dialect: Dialect,
@@ -94,7 +94,9 @@ class _Plan:
                                              *compiled.post_compile_params))
         self.shapes: dict[tuple[int, ...], tuple[str, list[tuple[str, int | None]]]] = {}
         self.sql = compiled.string
-        self.names = tuple(compiled.positiontup or ())
+        # Where each positional parameter comes from: (name, None), or an item of a list.
+        self.places: list[tuple[str, int | None]] = [
+            (name, None) for name in compiled.positiontup or ()]
         self.arrays: frozenset[str] = frozenset()
         if self.expanding and dialect.name == "postgresql":
             self._as_arrays()
@@ -108,34 +110,29 @@ class _Plan:
         values = self.compiled.construct_params(params, _check=False)
         for key, default in self.defaults:
             values[key] = default.arg if default.is_scalar else default.arg(None)
-        binders = self.binders
-        if not self.expanding:
-            out = []
-            for name in self.names:
-                value = values[name]
-                binder = binders.get(name)
-                if name in self.arrays:
-                    out.append(list(value) if binder is None else [binder(v) for v in value])
-                else:
-                    out.append(value if binder is None else binder(value))
-            return self.sql, out
-        lengths = tuple(len(values[key]) for key in self.expanding)
-        shape = self.shapes.get(lengths)
-        if shape is None:
-            shape = self.shapes[lengths] = self._shape(params)
-        sql, places = shape
+        sql, places = self.sql, self.places
+        if self.expanding:
+            lengths = tuple(len(values[key]) for key in self.expanding)
+            shape = self.shapes.get(lengths)
+            if shape is None:
+                shape = self.shapes[lengths] = self._shape(params)
+            sql, places = shape
+        binders, arrays = self.binders, self.arrays
         out = []
         for name, index in places:
             value = values[name] if index is None else values[name][index]
             binder = binders.get(name)
-            out.append(value if binder is None else binder(value))
+            if name in arrays:
+                out.append(list(value) if binder is None else [binder(v) for v in value])
+            else:
+                out.append(value if binder is None else binder(value))
         return sql, out
 
     def _as_arrays(self) -> None:
         """On PostgreSQL, ``IN (list)`` becomes ``= ANY(array)``: one statement whatever the
         lengths, so the server and asyncpg prepare it once (a new statement text costs a
         round trip to prepare, and its place in a cache of 100)."""
-        plain = [name for name in self.names if name not in self.expanding]
+        plain = [name for name, _ in self.places if name not in self.expanding]
         numbers: dict[str, int] = {}
 
         def array(match: re.Match[str]) -> str:
@@ -148,7 +145,8 @@ class _Plan:
         if "__[POSTCOMPILE_" in sql or set(numbers) != set(self.expanding):
             return  # another kind of late parameter: keep one statement per lengths
         self.sql = sql
-        self.names = (*plain, *sorted(numbers, key=numbers.__getitem__))
+        self.places = [(name, None)
+                       for name in (*plain, *sorted(numbers, key=numbers.__getitem__))]
         self.arrays = frozenset(numbers)
         self.expanding = []
 
@@ -205,38 +203,44 @@ async def run(conn: AsyncConnection | AsyncSession, statement: ClauseElement,
     sync = conn.sync_connection
     assert sync is not None
     plan = _plan(statement, sync.dialect, params)
-    fairy = sync.connection
     many = isinstance(params, Sequence)
     if many:
         assert isinstance(params, Sequence)
-        if not params:
-            return Rows([], 0)
         sent = [plan.args(one) for one in params]
-        if any(one[0] != sent[0][0] for one in sent):  # lists of different lengths
-            rows, count = [], 0
-            for one in params:
-                done = await run(conn, statement, one)
-                rows += done.rows
-                count += done.rowcount
-            return Rows(rows, count)
-        sql, args = sent[0][0], [one[1] for one in sent]
     else:
         assert params is None or isinstance(params, Mapping)
-        sql, one_args = plan.args(params)
-        args = [one_args]
+        sent = [plan.args(params)]
+    if len({sql for sql, _ in sent}) > 1:  # an executemany over lists of different lengths
+        rows: list[Any] = []
+        count = 0
+        for sql, args in sent:
+            done = await _send(sync, plan, sql, [args], False)
+            rows += done.rows
+            count += done.rowcount
+        return Rows(rows, count)
+    if not sent:
+        return Rows([], 0)
+    return await _send(sync, plan, sent[0][0], [args for _, args in sent], many)
+
+
+async def _send(sync: Any, plan: _Plan, sql: str, args: list[list[Any]], many: bool) -> Rows:
     if on_statement is not None:
         on_statement(sql)
+    adapted = sync.connection.dbapi_connection
     try:
-        if sync.dialect.name == "sqlite":
-            driver: Any = fairy.driver_connection
-            rows, count = await driver.run(sql, args, many)
-        else:
-            rows, count = await _asyncpg(fairy.dbapi_connection, sql, args, many,
-                                         bool(plan.compiled._result_columns))
-    except exc.DBAPIError:
-        raise
-    except Exception as error:
-        raise _translate(sync.dialect, sql, args, error) from error
+        try:
+            if sync.dialect.name == "sqlite":
+                rows, count = await sync.connection.driver_connection.run(sql, args, many)
+            else:
+                rows, count = await _asyncpg(adapted, sql, args, many,
+                                             bool(plan.compiled._result_columns))
+        except Exception as error:
+            # The adapter's own translation (asyncpg's exceptions onto its DBAPI classes; a
+            # closed connection forgets its transaction), as a statement through it gets.
+            adapted._handle_exception(error)
+    except sync.dialect.loaded_dbapi.Error as error:
+        raise exc.DBAPIError.instance(sql, args, error, sync.dialect.loaded_dbapi.Error,
+                                      dialect=sync.dialect) from error
     return Rows(plan.read(rows), count)
 
 
@@ -264,22 +268,6 @@ async def _asyncpg(adapted: Any, sql: str, args: list[list[Any]], many: bool,
 def _count(status: str) -> int:
     last = status.rsplit(" ", 1)[-1]
     return int(last) if last.isdigit() else -1
-
-
-def _translate(dialect: Dialect, sql: str, args: Any, error: Exception) -> Exception:
-    dbapi = dialect.loaded_dbapi
-    if not isinstance(error, dbapi.Error):
-        # asyncpg's own exceptions: let the adapter map them onto its DBAPI classes.
-        translate = getattr(dbapi, "_asyncpg_error_translate", None)
-        if translate:
-            for kind in type(error).__mro__:
-                if kind in translate:
-                    error = translate[kind](error.args[0] if error.args else str(error), error)
-                    break
-    if isinstance(error, dbapi.Error):
-        return exc.DBAPIError.instance(sql, args, error, dbapi.Error,
-                                       dialect=dialect)
-    return error
 
 
 _LATER = "panelpilot_fast_later"

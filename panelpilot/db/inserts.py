@@ -17,12 +17,17 @@ def insert_ignoring(model: Any, dialect: str, returning: Any = None) -> Any:
     key = (model, dialect, returning)
     stmt = _BUILT.get(key)
     if stmt is None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        stmt = insert(model).on_conflict_do_nothing()
+        stmt = dialect_insert(dialect)(model).on_conflict_do_nothing()
         if returning is not None:
             stmt = stmt.returning(returning)
         _BUILT[key] = stmt
     return stmt
+
+
+def dialect_insert(dialect: str) -> Any:
+    """The ``insert`` of ``dialect`` ("postgresql" or "sqlite"), which has ON CONFLICT."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    return insert

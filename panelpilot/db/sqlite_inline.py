@@ -187,20 +187,12 @@ class Connection:
                   many: bool) -> tuple[list[Any], int]:
         """One statement (or an executemany): its rows and the count of rows it changed;
         for ``db.fast``."""
-        cursor = self._conn.cursor()
-        try:
+        async with self.cursor() as cursor:
             if many:
-                await _retry_busy(lambda: cursor.executemany(sql, args), self._timeout)
+                await cursor.executemany(sql, args)
                 return [], cursor.rowcount
-            try:
-                cursor.execute(sql, args[0])
-            except sqlite3.OperationalError as error:
-                if not _is_busy(error):
-                    raise
-                await _retry_busy(lambda: cursor.execute(sql, args[0]), self._timeout)
-            return cursor.fetchall(), cursor.rowcount
-        finally:
-            cursor.close()
+            await cursor.execute(sql, args[0])
+            return await cursor.fetchall(), cursor.rowcount
 
     @property
     def isolation_level(self) -> str | None:

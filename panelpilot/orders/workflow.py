@@ -28,6 +28,7 @@ from panelpilot.chats.models import Chat
 from panelpilot.context import Context
 from panelpilot.db import fast
 from panelpilot.db.base import utcnow
+from panelpilot.db.inserts import dialect_insert
 from panelpilot.orders import checks, routing
 from panelpilot.orders.models import (
     CommandLog,
@@ -329,14 +330,10 @@ async def claim_cooldown(session: AsyncSession, workspace_id: int, order_id: str
     first (a unique index) and then finds a cooldown that has not run out.
     """
     dialect = session.bind.dialect.name if session.bind else "sqlite"
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     values = {"workspace_id": workspace_id, "order_id": order_id, "action": action,
               "until": until, "command_id": command_id, "requested_by": requested_by[:200],
               "hits": 0, "created_at": now}
-    stmt = insert(OrderCooldown).values(**values).on_conflict_do_update(
+    stmt = dialect_insert(dialect)(OrderCooldown).values(**values).on_conflict_do_update(
         index_elements=["workspace_id", "order_id", "action"],
         set_={"until": until, "command_id": command_id, "requested_by": requested_by[:200],
               "hits": 0, "created_at": now},

@@ -19,6 +19,7 @@ from sqlalchemy import Float, bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from panelpilot.db.engine import Database
+from panelpilot.db.inserts import dialect_insert
 from panelpilot.runners.models import RateBucket
 
 
@@ -133,12 +134,8 @@ def _lock(dialect: str) -> Any:
     an upsert that changes nothing but locks the row (keys in order: no deadlocks)."""
     stmt = _LOCKS.get(dialect)
     if stmt is None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
         stmt = _LOCKS[dialect] = (
-            insert(RateBucket).values(key=bindparam("key"), tat=0.0)
+            dialect_insert(dialect)(RateBucket).values(key=bindparam("key"), tat=0.0)
             .on_conflict_do_update(index_elements=[RateBucket.key],
                                    set_={"tat": RateBucket.tat})
             .returning(RateBucket.key, RateBucket.tat))
