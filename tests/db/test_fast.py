@@ -136,3 +136,16 @@ async def test_later_writes_run_together_at_the_end(ctx: Context, tenants: Tenan
         assert sorted((await fast.run(conn, select(Template.text))).scalars()) == [
             "at once", "new a"]
     await kept.close()
+
+
+async def test_executemany_over_lists_of_different_lengths(
+        ctx: Context, tenants: Tenants) -> None:
+    rename = (update(Workspace).where(Workspace.id.in_(bindparam("ids", expanding=True)))
+              .values(plan=bindparam("plan")))
+    async with ctx.db.connection() as conn:
+        done = await fast.run(conn, rename, [
+            {"ids": [tenants.acme_id], "plan": "one"},
+            {"ids": [tenants.other_id, 10**9], "plan": "two"}])
+        assert done.rowcount == 2
+        assert sorted((await fast.run(conn, select(Workspace.plan))).scalars()) == [
+            "one", "two"]
