@@ -22,6 +22,8 @@ from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from panelpilot.db import fast
 from panelpilot.db.base import UtcDateTime, utcnow
@@ -33,6 +35,32 @@ PICK_SPARE = 4
 def now_param() -> Any:
     """The ``now`` parameter every claim statement shares."""
     return bindparam("now", type_=UtcDateTime())
+
+
+class claimed_at(FunctionElement[Any]):  # noqa: N801 - used like a SQL function
+    """When a row was taken: ``now``, and on PostgreSQL never before the statement saw it.
+
+    A PostgreSQL statement sees commits made after ``now`` was read in Python (the claim
+    goes over the network first), so a row that became claimable only by such a commit
+    would look taken before it was released. The database's clock at the row's update
+    comes after every commit the statement saw.
+    """
+
+    type = UtcDateTime()
+    inherit_cache = True
+
+    def __init__(self) -> None:
+        super().__init__(now_param())
+
+
+@compiles(claimed_at)
+def _claimed_at(element: claimed_at, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(claimed_at, "postgresql")
+def _claimed_at_pg(element: claimed_at, compiler: Any, **kw: Any) -> str:
+    return f"GREATEST({compiler.process(element.clauses, **kw)}, clock_timestamp())"
 
 
 class ClaimQuery:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from panelpilot.db.claims import Claimer, ClaimQuery, claim_rows, now_param
+from panelpilot.db.claims import Claimer, ClaimQuery, claim_rows, claimed_at, now_param
 from panelpilot.db.engine import Database
 from panelpilot.inbox.models import EventStatus, InboundEvent
 
@@ -62,7 +62,7 @@ def _query() -> ClaimQuery:
     event, now = InboundEvent, now_param()
     return ClaimQuery(
         event, _claimable(), _ready(event, now),
-        values={"status": EventStatus.PROCESSING, "started_at": now,
+        values={"status": EventStatus.PROCESSING, "started_at": claimed_at(),
                 "locked_until": bindparam("until"), "attempts": event.attempts + 1},
         returning=(event.id, event.workspace_id, event.channel_id, event.chat_key,
                    event.attempts, event.payload))
