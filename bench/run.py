@@ -281,6 +281,7 @@ async def bench_e2e(url: str, rate: int, seconds: int, split: bool, redis: str |
     cpu_after = sum(proc_stats(p.pid)[1] for p in procs)
     for proc in procs:
         stop(proc)
+    stages = await stage_timings(ctx)
     await ctx.close()
     sim.close()
     await server.stop()
@@ -295,6 +296,33 @@ async def bench_e2e(url: str, rate: int, seconds: int, split: bool, redis: str |
           "(target p99 ≤ 50 ms)")
     print(f"  {'web + worker processes' if split else 'one serve process'}: CPU "
           f"{(cpu_after - cpu_before) / max(1, len(latencies)) * 1000:.2f} ms per message")
+    print("  stages from the rows, p50 / p99 ms: " + ", ".join(
+        f"{name} {pct(values, 50):.1f} / {pct(values, 99):.1f}" for name, values in stages.items()))
+
+
+async def stage_timings(ctx: Context) -> dict[str, list[float]]:
+    """Where a measured message spent its time, from the timestamps its rows keep: received
+    → claimed (the wait for the ingest commit and the claim) → done marked (the turn, up to
+    its shared commit) → sent (that commit, the handover and the send)."""
+    from sqlalchemy import select
+
+    from panelpilot.inbox.models import InboundEvent
+    from panelpilot.outbox.models import OutboundMessage
+
+    event, reply = InboundEvent, OutboundMessage
+    query = (select(event.received_at, event.started_at, event.processed_at, reply.created_at,
+                    reply.sent_at)
+             .join(reply, reply.source_event_id == event.id)
+             .where(event.chat_id >= "500000", reply.sent_at.is_not(None)))
+    stages: dict[str, list[float]] = {"claim": [], "turn": [], "send": []}
+    async with ctx.db.platform_session() as s:
+        for received, started, processed, created, sent in await s.execute(query):
+            if started is None or processed is None or sent is None:
+                continue
+            stages["claim"].append((started - received).total_seconds() * 1000)
+            stages["turn"].append((max(processed, created) - started).total_seconds() * 1000)
+            stages["send"].append((sent - max(processed, created)).total_seconds() * 1000)
+    return stages
 
 
 # --- 3. send rate ---------------------------------------------------------------------------

@@ -18,9 +18,10 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import exc
+from sqlalchemy import Float, Numeric, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import ClauseElement, Insert
@@ -101,8 +102,7 @@ class _Plan:
         if self.expanding and dialect.name == "postgresql":
             self._as_arrays()
         self.binders: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors  # type: ignore[assignment]
-        readers = [column.type._cached_result_processor(dialect, None)
-                   for column in compiled._result_columns]
+        readers = [_reader(column.type, dialect) for column in compiled._result_columns]
         self.readers = readers if any(readers) else None
 
     def args(self, params: Params | None) -> tuple[str, list[Any]]:
@@ -173,6 +173,17 @@ class _Plan:
                       for reader, value in zip(readers, row, strict=True)) for row in rows]
 
 
+def _reader(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The result conversion of a column's type. Numbers on asyncpg convert according to the
+    column's type in the database, known only from a result: convert by the value instead."""
+    if dialect.name == "postgresql" and isinstance(type_, (Float, Numeric)):
+        if type_.asdecimal:
+            return lambda value: Decimal(str(value)) if isinstance(value, float) else value
+        return lambda value: float(value) if isinstance(value, Decimal) else value
+    reader: Callable[[Any], Any] | None = type_._cached_result_processor(dialect, None)
+    return reader
+
+
 # Told the SQL of each statement run here, when set (bench/statements.py counts them).
 on_statement: Callable[[str], None] | None = None
 
@@ -230,7 +241,8 @@ async def _send(sync: Any, plan: _Plan, sql: str, args: list[list[Any]], many: b
     try:
         try:
             if sync.dialect.name == "sqlite":
-                rows, count = await sync.connection.driver_connection.run(sql, args, many)
+                rows, count = await _sqlite(sync.connection.driver_connection, sql, args,
+                                            many, bool(plan.compiled._result_columns))
             else:
                 rows, count = await _asyncpg(adapted, sql, args, many,
                                              bool(plan.compiled._result_columns))
@@ -244,6 +256,19 @@ async def _send(sync: Any, plan: _Plan, sql: str, args: list[list[Any]], many: b
     return Rows(plan.read(rows), count)
 
 
+async def _sqlite(driver: Any, sql: str, args: list[list[Any]], many: bool,
+                  returns: bool) -> tuple[list[Any], int]:
+    if not (many and returns):
+        rows, count = await driver.run(sql, args, many)
+        return rows, count
+    # sqlite3's executemany keeps no rows: one statement each (in-process, no round trips).
+    rows = []
+    for one in args:
+        more, _ = await driver.run(sql, [one], False)
+        rows += more
+    return rows, len(rows)
+
+
 async def _asyncpg(adapted: Any, sql: str, args: list[list[Any]], many: bool,
                    returns: bool) -> tuple[list[Any], int]:
     # SQLAlchemy's asyncpg adapter opens the transaction with the first statement; do what it
@@ -253,8 +278,8 @@ async def _asyncpg(adapted: Any, sql: str, args: list[list[Any]], many: bool,
             await adapted._start_transaction()
         driver = adapted._connection
         if many:
-            if returns:
-                rows = [row for one in args for row in await driver.fetch(sql, *one)]
+            if returns:  # pipelined as executemany is: one round trip for them all
+                rows = await driver.fetchmany(sql, args)
                 return rows, len(rows)
             await driver.executemany(sql, args)
             return [], len(args)

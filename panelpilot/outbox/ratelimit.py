@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import Float, bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from panelpilot.db import fast
 from panelpilot.db.engine import Database
 from panelpilot.db.inserts import dialect_insert
 from panelpilot.runners.models import RateBucket
@@ -100,7 +101,7 @@ class SqlLimiter:
         names = sorted({key for keys, _ in requests for key, _ in keys})
         if not names:
             return [(True, 0.0) for _ in requests]
-        rows = await conn.execute(_lock(conn.dialect.name), [{"key": key} for key in names])
+        rows = await fast.run(conn, _lock(conn.dialect.name), [{"key": key} for key in names])
         tats = {key: float(tat) for key, tat in rows}
         now = time.time()
         answers: list[tuple[bool, float]] = []
@@ -115,7 +116,7 @@ class SqlLimiter:
                 tats[key] = max(tats[key], now) + each.interval
                 wait = max(wait, _wait(tats[key], each, now))
             answers.append((True, wait))
-        await conn.execute(_SET, [{"b_key": key, "b_tat": tat} for key, tat in tats.items()])
+        await fast.run(conn, _SET, [{"b_key": key, "b_tat": tat} for key, tat in tats.items()])
         return answers
 
     async def pause(self, key: str, seconds: float, limit: Limit) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, exc, insert, select, update
 from panelpilot.context import Context
 from panelpilot.db import fast
 from panelpilot.db.inserts import insert_ignoring
+from panelpilot.runners.models import RateBucket
 from panelpilot.templates.models import Template
 from panelpilot.tenancy.models import Workspace
 from tests.support import Tenants
@@ -72,6 +73,25 @@ async def test_executemany_with_conflicts_ignored(ctx: Context, tenants: Tenants
                                         .order_by(Template.key))).all()
     assert stored == [("a", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
                       ("b", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))]
+
+
+async def test_executemany_returns_the_rows_of_every_set(ctx: Context, tenants: Tenants) -> None:
+    rows = [{"workspace_id": tenants.acme_id, "key": key, "text": key} for key in "abca"]
+    async with ctx.db.connection() as conn:
+        statement = insert_ignoring(Template, conn.dialect.name, Template.key)
+        made = await fast.run(conn, statement, rows)
+        # The repeated key is ignored and returns nothing; the others come in order.
+        assert (made.scalars(), made.rowcount) == (["a", "b", "c"], 3)
+        renamed = await fast.run(
+            conn, update(Template).where(Template.key == bindparam("k"))
+            .values(text=bindparam("t")).returning(Template.key),
+            [{"k": "c", "t": "C"}, {"k": "nope", "t": "-"}, {"k": "a", "t": "A"}])
+        assert renamed.scalars() == ["c", "a"]
+        # Numbers come back as the column's type says (asyncpg's own conversion depends on
+        # the type the database reports, which a statement sent this way never asks for).
+        tat = await fast.run(conn, insert(RateBucket).returning(RateBucket.tat),
+                             [{"key": "a", "tat": 1.5}, {"key": "b", "tat": 2.5}])
+        assert tat.scalars() == [1.5, 2.5] and all(type(v) is float for v in tat.scalars())
 
 
 async def test_part_of_the_transaction(ctx: Context, tenants: Tenants) -> None:
