@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,6 +78,15 @@ async def find_many(conn: AsyncConnection | AsyncSession,
     return found
 
 
+@dataclass(frozen=True)
+class NewChat:
+    workspace_id: int
+    channel_id: int
+    chat_id: str
+    chat_type: str
+    title: str | None
+
+
 async def insert_new(
     session: AsyncSession | AsyncConnection, workspace_id: int, channel_id: int, chat_id: str, *,
     chat_type: str, title: str | None, when: datetime | None = None,
@@ -84,12 +94,29 @@ async def insert_new(
     """Remember a chat never seen before, in one statement; its id, or None if it exists
     already (then ``touch`` it)."""
     conn = session if isinstance(session, AsyncConnection) else await session.connection()
+    made = await insert_many_new(conn, [NewChat(workspace_id, channel_id, chat_id, chat_type,
+                                                title)], when)
+    return made.get((channel_id, chat_id))
+
+
+async def insert_many_new(conn: AsyncConnection, new: Sequence[NewChat],
+                          when: datetime | None = None) -> dict[tuple[int, str], int]:
+    """``insert_new`` for many chats in one executemany (one round trip on PostgreSQL): the
+    ids of those made, by (channel, chat id); the others existed already."""
     now = when or utcnow()
-    return (await fast.run(conn, insert_ignoring(Chat, conn.dialect.name, Chat.id), {
-        "workspace_id": workspace_id, "channel_id": channel_id, "chat_id": chat_id,
-        "chat_type": chat_type, "role": ChatRole.UNKNOWN, "title": (title or "")[:200],
+    # In key order: transactions making the same chats at once wait for each other, never
+    # each for the other.
+    ordered = sorted(new, key=lambda c: (c.channel_id, c.chat_id))
+    made = await fast.run(conn, _INSERT_NEW[conn.dialect.name], [{
+        "workspace_id": c.workspace_id, "channel_id": c.channel_id, "chat_id": c.chat_id,
+        "chat_type": c.chat_type, "role": ChatRole.UNKNOWN, "title": (c.title or "")[:200],
         "reachable": True, "unreachable_reason": "", "last_inbound_at": now,
-        "created_at": now})).scalar()
+        "created_at": now} for c in ordered])
+    return {(channel_id, chat_id): pk for channel_id, chat_id, pk in made}
+
+
+_INSERT_NEW = {dialect: insert_ignoring(Chat, dialect, Chat.channel_id, Chat.chat_id, Chat.id)
+               for dialect in ("sqlite", "postgresql")}
 
 
 async def touch(

@@ -20,6 +20,9 @@ from panelpilot.db.engine import Database
 from panelpilot.db.scoping import PLATFORM_KEY, SCOPE_KEY
 
 Write = Callable[[AsyncSession], Awaitable[None]]
+# Work that writes share: run once for the items of all writes of a batch, before them.
+Step = Callable[[AsyncSession, list[Any]], Awaitable[None]]
+Pending = tuple[Write, int | None, tuple[Step, Any] | None, asyncio.Future[None]]
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -30,20 +33,26 @@ class GroupCommit:
     A write given a ``workspace_id`` runs under that workspace's scope, exactly as in
     ``Database.session(workspace_id)``: its queries see only that workspace and what it adds
     must belong to it. It is flushed before the next write runs under another scope.
+
+    A write given ``ahead=(step, item)`` has part of its work done by ``step(session,
+    items)``, which runs once for the items of all the writes of the batch that name the same
+    step, before any of them, and leaves its results in the items for the writes to read:
+    statements that would run once per write run once per batch.
     """
 
     def __init__(self, db: Database, *, max_batch: int = 200, urgent: bool = False) -> None:
         self.db = db
         self.max_batch = max_batch
         self.urgent = urgent
-        self._pending: list[tuple[Write, int | None, asyncio.Future[None]]] = []
+        self._pending: list[Pending] = []
         self._running = False
         self._task: asyncio.Task[None] | None = None  # held: the loop keeps only weak ones
         self._kept = db.kept(urgent=urgent)  # one transaction at a time: one connection
 
-    async def run(self, write: Write, workspace_id: int | None = None) -> None:
+    async def run(self, write: Write, workspace_id: int | None = None, *,
+                  ahead: tuple[Step, Any] | None = None) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((write, workspace_id, future))
+        self._pending.append((write, workspace_id, ahead, future))
         if not self._running:
             self._running = True
             self._task = asyncio.get_running_loop().create_task(self._drain())
@@ -55,31 +64,35 @@ class GroupCommit:
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
                 try:
-                    async with self._kept.session() as session:
-                        for write, workspace_id, _ in batch:
-                            await _scoped(session, write, workspace_id)
+                    await self._commit(batch)
                 except Exception as exc:
                     if len(batch) == 1:
-                        _settle(batch[0][2], exc)
+                        _settle(batch[0][3], exc)
                         continue
                     # One bad write must not fail its neighbours: retry them one by one.
-                    for write, workspace_id, future in batch:
-                        await self._alone(write, workspace_id, future)
+                    for pending in batch:
+                        try:
+                            await self._commit([pending])
+                        except Exception as alone:
+                            _settle(pending[3], alone)
+                        else:
+                            _settle(pending[3], None)
                 else:
                     for *_, future in batch:
                         _settle(future, None)
         finally:
             self._running = False
 
-    async def _alone(self, write: Write, workspace_id: int | None,
-                     future: asyncio.Future[None]) -> None:
-        try:
-            async with self._kept.session() as session:
+    async def _commit(self, batch: list[Pending]) -> None:
+        steps: dict[Step, list[Any]] = {}
+        for _, _, ahead, _ in batch:
+            if ahead is not None:
+                steps.setdefault(ahead[0], []).append(ahead[1])
+        async with self._kept.session() as session:
+            for step, items in steps.items():
+                await step(session, items)
+            for write, workspace_id, _, _ in batch:
                 await _scoped(session, write, workspace_id)
-        except Exception as exc:
-            _settle(future, exc)
-        else:
-            _settle(future, None)
 
 
 async def _scoped(session: AsyncSession, write: Write, workspace_id: int | None) -> None:

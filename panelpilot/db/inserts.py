@@ -11,15 +11,15 @@ from typing import Any
 _BUILT: dict[tuple[Any, str, Any], Any] = {}
 
 
-def insert_ignoring(model: Any, dialect: str, returning: Any = None) -> Any:
+def insert_ignoring(model: Any, dialect: str, *returning: Any) -> Any:
     """The statement for ``model`` on ``dialect`` ("postgresql" or "sqlite"), optionally with
-    ``RETURNING returning`` (a column); run it with the rows as parameters."""
+    ``RETURNING`` these columns; run it with the rows as parameters."""
     key = (model, dialect, returning)
     stmt = _BUILT.get(key)
     if stmt is None:
         stmt = dialect_insert(dialect)(model).on_conflict_do_nothing()
-        if returning is not None:
-            stmt = stmt.returning(returning)
+        if returning:
+            stmt = stmt.returning(*returning)
         _BUILT[key] = stmt
     return stmt
 

@@ -139,17 +139,19 @@ def preparer(ctx: Context) -> Callable[[AsyncConnection, list[Any]], Awaitable[d
             turn = _turn_key(creds, inbound)
             events[event_id] = (workspace_id, inbound, (workspace_id, *turn) if turn else None)
         contexts = await _fetch(conn, sorted({key for _, _, key in events.values() if key}))
+        new: dict[Key, chats.NewChat] = {}
         for workspace_id, inbound, key in events.values():
             found = contexts.get(key) if key else None
-            if key is None or found is None or found.chat is not None:
+            if key is None or found is None or found.chat is not None or key in new:
                 continue
-            chat_type = inbound.chat_type or "private"
-            title = (inbound.chat_title or inbound.sender_name or "")[:200]
-            pk = await chats.insert_new(conn, workspace_id, key[1], key[2],
-                                        chat_type=chat_type, title=title)
+            new[key] = chats.NewChat(workspace_id, key[1], key[2], inbound.chat_type or "private",
+                                     (inbound.chat_title or inbound.sender_name or "")[:200])
+        made = await chats.insert_many_new(conn, list(new.values())) if new else {}
+        for key, chat in new.items():
+            pk = made.get((chat.channel_id, chat.chat_id))
             if pk is not None:
-                contexts[key] = dataclasses.replace(found, chat=ChatInfo(
-                    pk, key[2], chat_type, ChatRole.UNKNOWN, title, True))
+                contexts[key] = dataclasses.replace(contexts[key], chat=ChatInfo(
+                    pk, chat.chat_id, chat.chat_type, ChatRole.UNKNOWN, chat.title or "", True))
         return {event_id: Prepared(inbound, contexts.get(key) if key else None)
                 for event_id, (_, inbound, key) in events.items()}
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -38,9 +39,15 @@ from panelpilot.inbox import context as turn_context
 from panelpilot.inbox.claim import Claim
 from panelpilot.inbox.models import EventStatus, InboundEvent
 from panelpilot.logs import workspace_var
-from panelpilot.outbox.enqueue import enqueue, enqueue_claimed, keyboard_json, wake_senders
+from panelpilot.outbox.enqueue import (
+    Claimed,
+    enqueue,
+    enqueue_claimed,
+    keyboard_json,
+    wake_senders,
+)
 from panelpilot.outbox.models import OutboundMessage
-from panelpilot.outbox.sender import Admissions, Job, local_sender
+from panelpilot.outbox.sender import Admissions, Job, Sender, local_sender
 from panelpilot.runners.wakeup import OUTBOX, notify
 
 log = logging.getLogger(__name__)
@@ -172,30 +179,31 @@ async def _commit_turn(ctx: Context, claim: Claim, creds: ChannelCreds, turn: Tu
 
     sender = local_sender(ctx)
     handed: list[tuple[Job, Admissions | None]] = []
+    first = None
+    if sender is not None and turn.replies:
+        # The first answer goes straight to this process's sender, claimed as it is queued:
+        # no claim of its own, no wait for the sender loop to look.
+        reply = turn.replies[0]
+        first = Claimed(claim.workspace_id, creds.id, creds.kind, turn.chat.chat_id,
+                        reply.text, f"ev{claim.id}:r0", reply.keyboard,
+                        turn.message.message_id if reply.quote else None, claim.id)
+    marks = _Marks(claim, _done_params(claim, turn.message, turn.outcome or "silent"), first,
+                   sender)
 
     async def write(session: AsyncSession) -> None:
         handed.clear()  # a group commit that failed runs this again, alone
-        await _mark_done(session, claim, turn.message, turn.outcome or "silent")
+        if not marks.done:
+            raise LostClaim(claim.id)
         conn = await session.connection()
         for n, reply in enumerate(turn.replies):
             reply_to = turn.message.message_id if reply.quote else None
-            key = f"ev{claim.id}:r{n}"
-            # The first answer goes straight to this process's sender, claimed as it is
-            # queued: no claim of its own, no wait for the sender loop to look.
-            lease_until = sender.lease_until(conn) if sender is not None and n == 0 else None
-            if sender is not None and lease_until is not None:
-                job_id = await enqueue_claimed(
-                    session, claim.workspace_id, channel_id=creds.id, kind=creds.kind,
-                    chat_id=turn.chat.chat_id, text=reply.text, keyboard=reply.keyboard,
-                    reply_to=reply_to, key=key, source_event_id=claim.id,
-                    lease_until=lease_until)
-                if job_id is not None:
-                    job = _handed_job(job_id, claim, creds, turn, reply, reply_to)
-                    handed.append((job, sender.admit_at_end(conn, job)))
-                    continue
+            if n == 0 and marks.job_id is not None and sender is not None:
+                job = _handed_job(marks.job_id, claim, creds, turn, reply, reply_to)
+                handed.append((job, sender.admit_at_end(conn, job)))
+                continue
             await enqueue(session, claim.workspace_id, channel_id=creds.id, kind=creds.kind,
                           chat_id=turn.chat.chat_id, text=reply.text, keyboard=reply.keyboard,
-                          reply_to=reply_to, key=key, source_event_id=claim.id)
+                          reply_to=reply_to, key=f"ev{claim.id}:r{n}", source_event_id=claim.id)
         for out in turn.outgoing:
             target = targets.get(out.channel_id)
             if target is None or target.workspace_id != claim.workspace_id:
@@ -211,7 +219,7 @@ async def _commit_turn(ctx: Context, claim: Claim, creds: ChannelCreds, turn: Tu
         if len(turn.replies) + len(turn.outgoing) > len(handed):
             await notify(ctx, session, OUTBOX)
 
-    await turn_context.writes(ctx).run(write, claim.workspace_id)
+    await turn_context.writes(ctx).run(write, claim.workspace_id, ahead=(_mark_turns, marks))
     for job, admissions in handed:
         assert sender is not None
         sender.hand_over(admissions.of(job) if admissions is not None else job)
@@ -257,16 +265,54 @@ _DONE_READ = _DONE_PLAIN.values(chat_id=bindparam("chat_id"), sender_id=bindpara
                                 text=bindparam("text"))
 
 
-async def _mark_done(
-    session: AsyncSession, claim: Claim, inbound: Inbound | None, outcome: str,
-    status: str = EventStatus.DONE, error: str = "",
-) -> None:
+_MARKED = _DONE_READ.returning(InboundEvent.id)
+
+
+def _done_params(claim: Claim, inbound: Inbound | None, outcome: str,
+                 status: str = EventStatus.DONE, error: str = "") -> dict[str, Any]:
     params: dict[str, Any] = {"event_id": claim.id, "claim_attempts": claim.attempts,
                               "status": status, "processed_at": utcnow(),
                               "outcome": outcome[:200], "error": error[:1000]}
     if inbound is not None:
         params.update(chat_id=inbound.chat_id, sender_id=inbound.sender_id,
                       text=(inbound.text or "")[:4000] or None)
+    return params
+
+
+@dataclass
+class _Marks:
+    """A turn's "done" mark and its first answer to hand over, written for all the turns of a
+    shared transaction at once (``_mark_turns``), which says what became of them."""
+
+    claim: Claim
+    params: dict[str, Any]
+    first: Claimed | None
+    sender: Sender | None
+    done: bool = False  # the mark was made: the claim was still ours
+    job_id: int | None = None  # the first answer, queued claimed
+
+
+async def _mark_turns(session: AsyncSession, batch: list[_Marks]) -> None:
+    # Three statements for the whole batch (the marks, and the answers' check and insert)
+    # instead of three for each turn, each a round trip on PostgreSQL.
+    conn = await session.connection()
+    marked = set((await fast.run(conn, _MARKED, [m.params for m in batch])).scalars())
+    for marks in batch:
+        marks.done, marks.job_id = marks.claim.id in marked, None
+    offered = [m for m in batch if m.done and m.first is not None and m.sender is not None]
+    lease_until = offered[0].sender.lease_until(conn) if offered and offered[0].sender else None
+    if lease_until is None:
+        return
+    ids = await enqueue_claimed(conn, [m.first for m in offered if m.first], lease_until)
+    for marks, job_id in zip(offered, ids, strict=True):
+        marks.job_id = job_id
+
+
+async def _mark_done(
+    session: AsyncSession, claim: Claim, inbound: Inbound | None, outcome: str,
+    status: str = EventStatus.DONE, error: str = "",
+) -> None:
+    params = _done_params(claim, inbound, outcome, status, error)
     conn = await session.connection()
     result = await fast.run(conn, _DONE_READ if inbound is not None else _DONE_PLAIN, params)
     if getattr(result, "rowcount", 0) != 1:

@@ -27,7 +27,15 @@ from panelpilot.orders.models import LinkedChat
 from panelpilot.orders.panel import open_panel
 from panelpilot.orders.rules import OrderRules
 from panelpilot.orders.rules import load as load_rules
-from panelpilot.orders.workflow import Plan, Request, commit, evaluate, log_command, summary
+from panelpilot.orders.workflow import (
+    Plan,
+    Request,
+    commit,
+    evaluate,
+    log_command,
+    note_command,
+    summary,
+)
 from panelpilot.outbox.enqueue import enqueue
 from panelpilot.panels.base import PanelError
 
@@ -130,12 +138,16 @@ class Customer:
         username = extra.pop("username", self.username)
 
         async def write(session: AsyncSession) -> None:
-            await log_command(
-                session, turn.workspace_id, source="chat", kind=kind, text=turn.text,
-                outcome=outcome, reply=reply, channel_id=turn.channel.id,
-                chat_id=turn.chat.chat_id, username=username,
-                corrected_from=parsed.corrected_from, suggestion=parsed.suggestion,
-                started=started, event_id=turn.event_id, **extra)
+            fields = dict(source="chat", kind=kind, text=turn.text, outcome=outcome,
+                          reply=reply, channel_id=turn.channel.id, chat_id=turn.chat.chat_id,
+                          username=username, corrected_from=parsed.corrected_from,
+                          suggestion=parsed.suggestion, started=started,
+                          event_id=turn.event_id, **extra)
+            if fields.get("calls"):
+                await log_command(session, turn.workspace_id, **fields)
+            else:
+                fields.pop("calls", None)
+                await note_command(session, turn.workspace_id, **fields)
 
         turn.write(write)
 

@@ -470,19 +470,15 @@ async def _answer(session: AsyncSession, plan: Plan) -> str:
 # --- commands that are not order actions -------------------------------------------------------
 
 
-async def log_command(
-    session: AsyncSession, workspace_id: int, *, source: str, kind: str, text: str,
-    outcome: str, reply: str = "", channel_id: int | None = None, chat_id: str | None = None,
-    username: str | None = None, action: str | None = None, detail: str = "",
-    error_type: str | None = None, suggestion: str | None = None,
-    corrected_from: str | None = None, started: float | None = None,
-    event_id: int | None = None, ticket_id: str | None = None,
-    calls: list[CallRecord] | None = None, order_ids: list[str] | None = None,
-) -> int:
-    """Log a command that is not an order action (help, balance, link, unrecognized …)."""
-    # One plain INSERT: most messages end here ("help", strict silence), so no ORM object.
-    conn = await session.connection()
-    row_id: int = (await fast.run(conn, _INSERT_COMMAND, {
+def _command_row(
+    workspace_id: int, *, source: str, kind: str, text: str, outcome: str, reply: str = "",
+    channel_id: int | None = None, chat_id: str | None = None, username: str | None = None,
+    action: str | None = None, detail: str = "", error_type: str | None = None,
+    suggestion: str | None = None, corrected_from: str | None = None,
+    started: float | None = None, event_id: int | None = None, ticket_id: str | None = None,
+    order_ids: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
         "workspace_id": workspace_id, "created_at": utcnow(), "source": source,
         "channel_id": channel_id, "chat_id": chat_id, "username": username,
         "text": text[:4000], "kind": kind, "action": action, "outcome": outcome[:40],
@@ -490,10 +486,30 @@ async def log_command(
         "corrected_from": (corrected_from or None) and corrected_from[:100],
         "order_count": len(order_ids or []), "reply": reply, "detail": detail[:1000],
         "latency_ms": int((time.monotonic() - started) * 1000) if started is not None else 0,
-        "event_id": event_id, "ticket_id": ticket_id})).scalar_one()
+        "event_id": event_id, "ticket_id": ticket_id}
+
+
+async def log_command(session: AsyncSession, workspace_id: int, *,
+                      calls: list[CallRecord] | None = None, **fields: Any) -> int:
+    """Log a command that is not an order action (help, balance, link, unrecognized …), with
+    the panel calls it made; returns its id. ``fields``: the columns, as ``_command_row``
+    names them."""
+    # One plain INSERT: most messages end here ("help", strict silence), so no ORM object.
+    conn = await session.connection()
+    row_id: int = (await fast.run(conn, _INSERT_COMMAND,
+                                  _command_row(workspace_id, **fields))).scalar_one()
     if calls:
         write_calls(session, workspace_id, calls, row_id)
     return row_id
 
 
-_INSERT_COMMAND = insert(CommandLog).returning(CommandLog.id)
+async def note_command(session: AsyncSession, workspace_id: int, **fields: Any) -> None:
+    """``log_command`` for a command that made no panel calls, by a caller that needs no id:
+    the row is written with the transaction's other late writes (``fast.later``), one round
+    trip for all the turns sharing it."""
+    conn = await session.connection()
+    await fast.later(conn, _NOTE_COMMAND, _command_row(workspace_id, **fields))
+
+
+_NOTE_COMMAND = insert(CommandLog)
+_INSERT_COMMAND = _NOTE_COMMAND.returning(CommandLog.id)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from panelpilot.channels.base import Keyboard
 from panelpilot.context import Context
@@ -103,40 +103,66 @@ async def enqueue(
     return made
 
 
-_PENDING_IN_CHAT = (select(OutboundMessage.id)
-                    .where(OutboundMessage.channel_id == bindparam("channel_id"),
-                           OutboundMessage.chat_id == bindparam("chat_id"),
-                           OutboundMessage.status.in_((SendStatus.QUEUED, SendStatus.SENDING)))
-                    .limit(1))
+_PENDING_IN_CHATS = (select(OutboundMessage.channel_id, OutboundMessage.chat_id)
+                     .where(OutboundMessage.channel_id.in_(bindparam("channel_ids",
+                                                                     expanding=True)),
+                            OutboundMessage.chat_id.in_(bindparam("chat_ids", expanding=True)),
+                            OutboundMessage.status.in_((SendStatus.QUEUED, SendStatus.SENDING)))
+                     .distinct())
 
 
-async def enqueue_claimed(
-    session: AsyncSession, workspace_id: int, *, channel_id: int, kind: str, chat_id: str,
-    text: str, key: str, lease_until: datetime, keyboard: Keyboard | None = None,
-    reply_to: str | None = None, source_event_id: int | None = None, max_attempts: int = 8,
-) -> int | None:
-    """Queue a text already claimed by this process's sender (its first attempt), which then
-    sends it without a claim of its own; the lease is the same as a claim's, so a process that
-    dies leaves it to the others. Only a text that fits in one message and has no older message
-    of its chat waiting or being sent (a chat's messages go in order) can be taken this way:
-    returns its id, or None (then ``enqueue`` it; also None when the key was queued before).
+@dataclass(frozen=True)
+class Claimed:
+    """A text to queue already claimed (see ``enqueue_claimed``)."""
+
+    workspace_id: int
+    channel_id: int
+    kind: str  # the channel's kind
+    chat_id: str
+    text: str
+    key: str
+    keyboard: Keyboard | None = None
+    reply_to: str | None = None
+    source_event_id: int | None = None
+    max_attempts: int = 8
+
+
+async def enqueue_claimed(conn: AsyncConnection, texts: Sequence[Claimed],
+                          lease_until: datetime) -> list[int | None]:
+    """Queue texts already claimed by this process's sender (their first attempt), which then
+    sends them without a claim of their own; the lease is the same as a claim's, so a process
+    that dies leaves them to the others. Only a text that fits in one message and has no older
+    message of its chat waiting or being sent (a chat's messages go in order) can be taken
+    this way, the first of its chat here: for each text its id, or None (then ``enqueue`` it;
+    also None when its key was queued before). Three statements for any number of texts.
     """
-    if measure_for(kind)(text) > LIMITS.get(kind, 4096):
-        return None
-    conn = await session.connection()
-    if (await fast.run(conn, _PENDING_IN_CHAT, {"channel_id": channel_id,
-                                              "chat_id": chat_id})).first() is not None:
-        return None
+    fitting = [t for t in texts if measure_for(t.kind)(t.text) <= LIMITS.get(t.kind, 4096)]
+    if not fitting:
+        return [None for _ in texts]
+    busy = set(await fast.run(conn, _PENDING_IN_CHATS, {
+        "channel_ids": sorted({t.channel_id for t in fitting}),
+        "chat_ids": sorted({t.chat_id for t in fitting})}))
+    taken: list[Claimed] = []
+    for text in fitting:
+        if (text.channel_id, text.chat_id) not in busy:
+            busy.add((text.channel_id, text.chat_id))
+            taken.append(text)
+    if not taken:
+        return [None for _ in texts]
     now = utcnow()
-    statement = insert_ignoring(OutboundMessage, conn.dialect.name, OutboundMessage.id)
-    return (await fast.run(conn, statement, {
-        "workspace_id": workspace_id, "channel_id": channel_id, "chat_id": chat_id,
-        "kind": "text", "purpose": "reply", "text": text, "keyboard": keyboard_json(keyboard),
-        "reply_to": reply_to, "idempotency_key": key[:200], "status": SendStatus.SENDING,
-        "attempts": 1, "max_attempts": max_attempts, "next_attempt_at": now,
+    statement = insert_ignoring(OutboundMessage, conn.dialect.name, OutboundMessage.channel_id,
+                                OutboundMessage.idempotency_key, OutboundMessage.id)
+    made = await fast.run(conn, statement, [{
+        "workspace_id": t.workspace_id, "channel_id": t.channel_id, "chat_id": t.chat_id,
+        "kind": "text", "purpose": "reply", "text": t.text, "keyboard": keyboard_json(t.keyboard),
+        "reply_to": t.reply_to, "idempotency_key": t.key[:200], "status": SendStatus.SENDING,
+        "attempts": 1, "max_attempts": t.max_attempts, "next_attempt_at": now,
         "locked_until": lease_until, "last_error": "", "error_reason": "",
-        "migrated_resend": False, "source_event_id": source_event_id, "created_at": now,
-    })).scalar()
+        "migrated_resend": False, "source_event_id": t.source_event_id, "created_at": now,
+    } for t in taken])
+    ids = {(channel_id, key): pk for channel_id, key, pk in made}
+    chosen = {id(t) for t in taken}
+    return [ids.get((t.channel_id, t.key[:200])) if id(t) in chosen else None for t in texts]
 
 
 def wake_senders(ctx: Context) -> None:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from panelpilot.db.base import utcnow
-from panelpilot.outbox.enqueue import enqueue, enqueue_claimed
+from panelpilot.outbox.enqueue import Claimed, enqueue, enqueue_claimed
 from panelpilot.outbox.models import OutboundAttempt, OutboundMessage, SendStatus
 from panelpilot.outbox.ratelimit import SqlLimiter
 from panelpilot.outbox.sender import Job, claim, local_sender
@@ -28,10 +28,11 @@ async def stack(settings: Settings) -> AsyncIterator[Stack]:
 
 async def _claimed(stack: Stack, channel_id: int, chat: str, text: str, key: str,
                    lease_seconds: float = 60) -> int | None:
-    async with stack.ctx.db.session(stack.workspace_id) as s:
-        return await enqueue_claimed(
-            s, stack.workspace_id, channel_id=channel_id, kind="telegram", chat_id=chat,
-            text=text, key=key, lease_until=utcnow() + timedelta(seconds=lease_seconds))
+    async with stack.ctx.db.connection() as conn:
+        [made] = await enqueue_claimed(
+            conn, [Claimed(stack.workspace_id, channel_id, "telegram", chat, text, key)],
+            utcnow() + timedelta(seconds=lease_seconds))
+        return made
 
 
 async def _rows(stack: Stack) -> list[OutboundMessage]:
@@ -55,6 +56,27 @@ async def test_queued_claimed_only_when_the_chat_has_nothing_older_waiting(stack
     # Too long for one message: it is queued in parts the usual way instead.
     assert await _claimed(stack, channel_id, "10", "x" * 5000, "d") is None
     assert [r.chat_id for r in await _rows(stack)] == ["7", "8"]
+
+
+async def test_many_at_once_the_first_of_each_free_chat(stack: Stack) -> None:
+    channel_id = await stack.telegram("polling")
+    assert await _claimed(stack, channel_id, "7", "waiting", "w") is not None
+
+    def text(chat: str, key: str, body: str = "hi") -> Claimed:
+        return Claimed(stack.workspace_id, channel_id, "telegram", chat, body, key)
+
+    async with stack.ctx.db.connection() as conn:
+        made = await enqueue_claimed(conn, [
+            text("7", "a"), text("8", "b"), text("8", "c"), text("9", "w"),
+            text("10", "d", "x" * 5000), text("11", "e")], utcnow() + timedelta(seconds=60))
+    # Chat 7 has a message being sent, chat 8 takes its first only, "w" was queued before,
+    # chat 10's text needs parts.
+    assert [m is not None for m in made] == [False, True, False, False, False, True]
+    rows = {r.id: r for r in await _rows(stack)}
+    eight, eleven = made[1], made[5]
+    assert eight is not None and eleven is not None
+    assert (rows[eight].chat_id, rows[eight].idempotency_key) == ("8", "b")
+    assert (rows[eleven].chat_id, rows[eleven].status) == ("11", SendStatus.SENDING)
 
 
 async def test_a_handed_over_message_of_a_dead_process_is_sent_after_its_lease(
