@@ -38,6 +38,7 @@ def create_app(ctx: Context, *, own_context: bool = False) -> FastAPI:
         if own_context:
             await ctx.close()
 
+    otel = ctx.settings.opentelemetry
     app = PanelpilotApp(
         title="panelpilot",
         version=__version__,
@@ -45,6 +46,7 @@ def create_app(ctx: Context, *, own_context: bool = False) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         lifespan=lifespan,
+        telemetry={"tracing": otel, "metrics": otel, "logs": otel},
     )
     app.state.ctx = ctx
     errors.install(app)
