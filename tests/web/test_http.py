@@ -96,3 +96,16 @@ def test_json_log_lines_carry_workspace_and_request_id(
     assert "plain" in text and "ws=acme" in text and "req=r1" in text
     assert json.loads(JsonFormatter().format(_record("x")))["msg"] == "x"
     configure_logging("text", "WARNING")
+
+
+@pytest.mark.parametrize("on", [False, True])
+async def test_opentelemetry_only_when_asked(ctx: Context, on: bool) -> None:
+    from panelpilot.web.app import create_app
+
+    ctx.settings = ctx.settings.model_copy(update={"opentelemetry": on})
+    app = create_app(ctx)
+    # FastAPI's telemetry options (no public reader): every signal follows the setting.
+    assert [app._telemetry[s] for s in ("tracing", "metrics", "logs")] == [on, on, on]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        assert (await c.get("/healthz")).status_code == 200
