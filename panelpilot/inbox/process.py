@@ -296,7 +296,9 @@ async def _mark_turns(session: AsyncSession, batch: list[_Marks]) -> None:
     # Three statements for the whole batch (the marks, and the answers' check and insert)
     # instead of three for each turn, each a round trip on PostgreSQL.
     conn = await session.connection()
-    marked = set((await fast.run(conn, _MARKED, [m.params for m in batch])).scalars())
+    now = utcnow()
+    marked = set((await fast.run(conn, _MARKED, [{**m.params, "processed_at": now}
+                                                 for m in batch])).scalars())
     for marks in batch:
         marks.done, marks.job_id = marks.claim.id in marked, None
     offered = [m for m in batch if m.done and m.first is not None and m.sender is not None]

@@ -41,6 +41,13 @@ async def _rows(stack: Stack) -> list[OutboundMessage]:
                     .scalars())
 
 
+async def _once_recorded(stack: Stack) -> list[OutboundMessage] | None:
+    """The rows, once the first send's result is committed (just after the simulator has the
+    message)."""
+    rows = await _rows(stack)
+    return rows if rows and rows[0].status == SendStatus.SENT else None
+
+
 async def test_queued_claimed_only_when_the_chat_has_nothing_older_waiting(stack: Stack) -> None:
     channel_id = await stack.telegram("polling")
     first = await _claimed(stack, channel_id, "7", "hello", "a")
@@ -97,12 +104,7 @@ async def test_a_reply_is_sent_once_with_one_attempt_logged(stack: Stack) -> Non
     try:
         stack.tg.user_says(TG_TOKEN, 31337, "help")
         await eventually(lambda: stack.tg.sent(TG_TOKEN, 31337), timeout=20)
-
-        async def settled() -> list[OutboundMessage] | None:
-            rows = await _rows(stack)
-            return rows if rows and rows[0].status == SendStatus.SENT else None
-
-        [row] = await eventually(settled)
+        [row] = await eventually(lambda: _once_recorded(stack))
     finally:
         await stack.stop_workers()
     assert row.attempts == 1 and row.external_id
@@ -152,7 +154,7 @@ async def test_with_buckets_in_the_database_the_answer_is_admitted_in_its_turn(
     await stack.telegram("webhook")
     stack.tg.user_says(TG_TOKEN, 77, "help")
     assert await eventually(lambda: stack.tg.sent(TG_TOKEN, 77))
-    [row] = await _rows(stack)
+    [row] = await eventually(lambda: _once_recorded(stack))
     assert (row.status, row.attempts) == (SendStatus.SENT, 1)
     assert asked_alone == [] and batches == [[(True, 0.0)]]
     assert [(job.id, job.admission) for job in handed] == [(row.id, (True, 0.0))]
