@@ -102,6 +102,8 @@ async def delete_channel(request: Request, who: Who, slug: str, key: str) -> Res
     ctx = context(request)
     ws = await workspace_for(ctx, who, slug, write=True)
     async with ctx.db.session(ws.id) as session:
-        await service.delete_channel(session, await service.get_channel(session, key))
+        creds = await service.delete_channel(session, ctx.keyring,
+                                             await service.get_channel(session, key))
     service.forget(ctx)
+    await service.disconnect(ctx, creds)
     return Response(status_code=204)

@@ -54,6 +54,12 @@ class Driver(Protocol):
 
     async def setup(self, ctx: Context, creds: ChannelCreds, webhook_url: str) -> str: ...
 
+    async def teardown(self, ctx: Context, creds: ChannelCreds, webhook_url: str) -> bool:
+        """The channel was removed: stop the platform delivering to ``webhook_url``, only if
+        it still delivers there (the same account may be a channel elsewhere now); whether
+        anything was changed."""
+        ...
+
 
 def _same(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and hmac.compare_digest(a.encode(), b.encode())
@@ -109,6 +115,13 @@ class TelegramDriver:
             await client.delete_webhook()
         return str(me.get("username") or "")
 
+    async def teardown(self, ctx: Context, creds: ChannelCreds, webhook_url: str) -> bool:
+        client = self.client(ctx, creds)
+        if (await client.get_webhook_info()).get("url") != webhook_url:
+            return False
+        await client.delete_webhook()
+        return True
+
 
 class GreenApiDriver:
     kind = "greenapi"
@@ -149,6 +162,14 @@ class GreenApiDriver:
             await client.set_settings("", "")
         return str(await client.get_state())
 
+    async def teardown(self, ctx: Context, creds: ChannelCreds, webhook_url: str) -> bool:
+        client = self.client(ctx, creds)
+        if (await client.get_settings()).get("webhookUrl") != webhook_url:
+            return False
+        # An empty URL turns webhook delivery off (Green API's setSettings).
+        await client.set_settings("", "")
+        return True
+
 
 class MetaDriver:
     kind = "meta"
@@ -185,6 +206,11 @@ class MetaDriver:
         # Meta's webhook is set in the app dashboard (callback URL + verify token); nothing to
         # call here. The console shows both values.
         return "webhook is configured in the Meta app dashboard"
+
+    async def teardown(self, ctx: Context, creds: ChannelCreds, webhook_url: str) -> bool:
+        # The app's webhook serves every number of the app: it stays (deliveries for a number
+        # no channel has any more are acknowledged and dropped).
+        return False
 
 
 DRIVERS: dict[str, Driver] = {

@@ -160,13 +160,35 @@ async def set_channel(
     return ch, changed
 
 
-async def delete_channel(session: AsyncSession, ch: ChannelAccount) -> None:
+async def delete_channel(session: AsyncSession, keyring: Keyring,
+                         ch: ChannelAccount) -> ChannelCreds:
+    """Remove the channel and its secrets; returns its credentials as they were, for
+    ``disconnect`` once the removal is committed."""
+    creds = creds_of(keyring, ch)
     secrets_ = [ch.token, ch.hook_secret, ch.app_secret]
     await session.delete(ch)
     await session.flush()
     for secret in secrets_:
         if secret is not None:
             await session.delete(secret)
+    return creds
+
+
+async def disconnect(ctx: Context, creds: ChannelCreds) -> str:
+    """After a channel's removal is committed: stop the platform posting to its webhook
+    (Telegram deleteWebhook, Green API setSettings with an empty URL), when it still posts
+    there. Best effort: a platform that cannot be reached is noted, not retried (its posts are
+    answered 404 and it gives up)."""
+    if creds.mode != ChannelMode.WEBHOOK:
+        return ""
+    try:
+        changed = await driver_for(creds.kind).teardown(
+            ctx, creds, webhook_url(ctx, creds.kind, creds.public_id))
+    except SendError as exc:
+        log.warning("channel tear-down failed", extra={"channel": creds.key,
+                                                       "reason": exc.reason})
+        return f"channel {creds.key}: webhook not removed ({exc.reason})"
+    return f"channel {creds.key}: webhook removed" if changed else ""
 
 
 def creds_of(keyring: Keyring, ch: ChannelAccount) -> ChannelCreds:

@@ -504,6 +504,11 @@ class GreenApiSim:
         with self._lock:
             return self._get(id_instance).state
 
+    def settings(self, id_instance: str | int) -> dict[str, Any]:
+        """The instance's settings, as getSettings answers them."""
+        with self._lock:
+            return dict(self._get(id_instance).settings)
+
     async def wait_until(
         self, id_instance: str | int, condition: Callable[[], bool], within: float = 5.0
     ) -> None:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from panelpilot.channels.drivers import ChannelCreds
 from panelpilot.context import Context
 from panelpilot.panels import service as panels
 from panelpilot.tenancy.models import Workspace
@@ -167,8 +168,9 @@ class ChannelsSection(Section):
             raise Invalid(f"channel keys must be unique: {', '.join(sorted(duplicates))}")
         for ch in await channels.list_channels(run.session):
             if ch.key not in keys:
-                await channels.delete_channel(run.session, ch)
+                creds = await channels.delete_channel(run.session, run.ctx.keyring, ch)
                 run.changed(f"channel {ch.key} removed")
+                run.after_commit.append(_disconnect(run.ctx, creds))
         for item in items:
             existed = any(ch.key == item.key for ch in await channels.list_channels(run.session))
             fields = {k: str(v) for k, v in item.model_dump(
@@ -212,6 +214,15 @@ def _connect(ctx: Context, channel_id: int, key: str) -> Callable[[], Awaitable[
         return f"channel {key} connected" if ok else f"channel {key}: set-up failed ({detail})"
 
     return connect
+
+
+def _disconnect(ctx: Context, creds: ChannelCreds) -> Callable[[], Awaitable[str | None]]:
+    async def disconnect() -> str | None:
+        from panelpilot.channels.service import disconnect as do_disconnect
+
+        return await do_disconnect(ctx, creds) or None
+
+    return disconnect
 
 
 class TemplatesSection(Section):

@@ -127,3 +127,29 @@ templates:
     # the file without the WhatsApp channel (and without the templates section after it)
     removed = await apply_file(stack.ctx, text.split("  - key: wa")[0], env=env)
     assert removed.changes == ["channel wa removed", "template help reset to the default"]
+    # without any channel: the bot's webhook goes with it
+    gone = await apply_file(stack.ctx, text.split("channels:")[0], env=env)
+    assert gone.changes == ["channel bot removed", "channel bot: webhook removed"]
+    assert stack.tg.webhook_info(TG_TOKEN)["url"] == ""
+
+
+async def test_removing_a_channel_stops_its_webhook_where_it_still_points(stack: Stack) -> None:
+    owner = await _auth(stack)
+    base = "/api/v1/workspaces/acme/channels"
+    bot = (await stack.http.put(f"{base}/bot", headers=owner, json={
+        "type": "telegram", "mode": "webhook", "token": TG_TOKEN})).json()
+    wa = (await stack.http.put(f"{base}/wa", headers=owner, json={
+        "type": "greenapi", "mode": "webhook", "id_instance": GREEN_ID,
+        "api_token": GREEN_TOKEN})).json()
+    assert stack.green.settings(GREEN_ID)["webhookUrl"] == wa["webhook_url"]
+    # The same bot set up again as another channel: the webhook now points there, and
+    # removing the first channel leaves it alone.
+    again = (await stack.http.put(f"{base}/again", headers=owner, json={
+        "type": "telegram", "mode": "webhook", "token": TG_TOKEN})).json()
+    assert again["webhook_url"] != bot["webhook_url"]
+    assert (await stack.http.delete(f"{base}/bot", headers=owner)).status_code == 204
+    assert stack.tg.webhook_info(TG_TOKEN)["url"] == again["webhook_url"]
+    assert (await stack.http.delete(f"{base}/again", headers=owner)).status_code == 204
+    assert stack.tg.webhook_info(TG_TOKEN)["url"] == ""
+    assert (await stack.http.delete(f"{base}/wa", headers=owner)).status_code == 204
+    assert stack.green.settings(GREEN_ID)["webhookUrl"] == ""

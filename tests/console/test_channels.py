@@ -155,8 +155,11 @@ async def test_remove_channel(
 ) -> None:
     owner = await clients(OWNER)
     await post(owner, "/w/acme/channels", {"type": "telegram", "key": "tg", "token": TOKEN})
+    assert telegram.webhook_info(TOKEN)["url"]
     r = await post(owner, "/w/acme/channels/tg/delete", follow=True)
-    assert ("success", "Channel tg and its credentials were removed.") in flashes(r.text)
+    assert ("success", "Channel tg and its credentials were removed. "
+                       "(channel tg: webhook removed)") in flashes(r.text)
+    assert telegram.webhook_info(TOKEN)["url"] == ""
     assert await _channel(ctx, tenants.acme_id, "tg") is None
     assert (await owner.get("/w/acme/channels/tg")).status_code == 404
 

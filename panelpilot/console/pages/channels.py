@@ -364,7 +364,9 @@ async def remove(request: Request, slug: str, key: str) -> Response:
     ch = await _channel(page, key)
     async with ctx.db.session(page.ws.id) as session:
         row = await service.get_channel(session, ch.key)
-        await service.delete_channel(session, row)
+        creds = await service.delete_channel(session, ctx.keyring, row)
     service.forget(ctx)
-    page.flash("success", f"Channel {ch.key} and its credentials were removed.")
+    note = await service.disconnect(ctx, creds)
+    page.flash("success", f"Channel {ch.key} and its credentials were removed."
+               + (f" ({note})" if note else ""))
     return redirect(f"{page.base}/channels")
