@@ -41,6 +41,45 @@ async def test_writes_share_a_transaction_and_keep_their_workspace_scope(
     assert sorted(rows) == sorted([(tenants.acme_id, "help"), (tenants.other_id, "api_problem")])
 
 
+async def test_a_step_runs_once_for_the_batch_ahead_of_its_writes(
+        ctx: Context, tenants: Tenants) -> None:
+    group = GroupCommit(ctx.db)
+    calls: list[list[str]] = []
+    order: list[str] = []
+
+    async def step(session: AsyncSession, items: list[dict[str, Any]]) -> None:
+        calls.append([item["key"] for item in items])
+        order.append("step")
+        for item in items:
+            item["seen"] = True
+
+    def writer(item: dict[str, Any], fail: bool = False) -> Any:
+        async def write(session: AsyncSession) -> None:
+            assert item.get("seen")  # the step has run for this write's item
+            order.append(item["key"])
+            if fail:
+                raise ValueError("bad write")
+            session.add(Template(workspace_id=tenants.acme_id, key=item["key"], text="x"))
+        return write
+
+    items = [{"key": "a"}, {"key": "b"}]
+    await asyncio.gather(*(group.run(writer(i), tenants.acme_id, ahead=(step, i))
+                           for i in items))
+    assert calls == [["a", "b"]] and order == ["step", "a", "b"]
+    # A batch that fails is retried write by write, each with the step again for its item.
+    calls.clear()
+    bad, good = {"key": "bad"}, {"key": "good"}
+    results = await asyncio.gather(group.run(writer(bad, fail=True), tenants.acme_id,
+                                             ahead=(step, bad)),
+                                   group.run(writer(good), tenants.acme_id, ahead=(step, good)),
+                                   return_exceptions=True)
+    assert isinstance(results[0], ValueError) and results[1] is None
+    assert calls == [["bad", "good"], ["bad"], ["good"]]
+    async with ctx.db.platform_session() as s:
+        keys = sorted((await s.execute(select(Template.key))).scalars())
+    assert keys == ["a", "b", "good"]
+
+
 async def test_a_bad_write_fails_alone(ctx: Context, tenants: Tenants) -> None:
     group = GroupCommit(ctx.db)
 
