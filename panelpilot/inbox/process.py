@@ -179,16 +179,15 @@ async def _commit_turn(ctx: Context, claim: Claim, creds: ChannelCreds, turn: Tu
 
     sender = local_sender(ctx)
     handed: list[tuple[Job, Admissions | None]] = []
-    first = None
+    marks = _Marks(claim, _done_params(claim, turn.message, turn.outcome or "silent"))
     if sender is not None and turn.replies:
         # The first answer goes straight to this process's sender, claimed as it is queued:
         # no claim of its own, no wait for the sender loop to look.
         reply = turn.replies[0]
-        first = Claimed(claim.workspace_id, creds.id, creds.kind, turn.chat.chat_id,
-                        reply.text, f"ev{claim.id}:r0", reply.keyboard,
-                        turn.message.message_id if reply.quote else None, claim.id)
-    marks = _Marks(claim, _done_params(claim, turn.message, turn.outcome or "silent"), first,
-                   sender)
+        marks.first = Claimed(claim.workspace_id, creds.id, creds.kind, turn.chat.chat_id,
+                              reply.text, f"ev{claim.id}:r0", reply.keyboard,
+                              turn.message.message_id if reply.quote else None, claim.id)
+        marks.sender = sender
 
     async def write(session: AsyncSession) -> None:
         handed.clear()  # a group commit that failed runs this again, alone
@@ -219,7 +218,7 @@ async def _commit_turn(ctx: Context, claim: Claim, creds: ChannelCreds, turn: Tu
         if len(turn.replies) + len(turn.outgoing) > len(handed):
             await notify(ctx, session, OUTBOX)
 
-    await turn_context.writes(ctx).run(write, claim.workspace_id, ahead=(_mark_turns, marks))
+    await turn_context.writes(ctx).run(write, claim.workspace_id, ahead=(_mark_all, marks))
     for job, admissions in handed:
         assert sender is not None
         sender.hand_over(admissions.of(job) if admissions is not None else job)
@@ -254,55 +253,55 @@ async def _apply_flow(session: AsyncSession, workspace_id: int, turn: Turn) -> N
         row.module, row.step, row.data, row.expires_at = module, step, data, expires
 
 
-# Only the claim that holds the event may finish it: same status, same attempt number.
-_DONE = update(InboundEvent).where(InboundEvent.id == bindparam("event_id"),
-                                   InboundEvent.status == EventStatus.PROCESSING,
-                                   InboundEvent.attempts == bindparam("claim_attempts"))
-_DONE_PLAIN = _DONE.values(status=bindparam("status"), processed_at=bindparam("processed_at"),
-                           outcome=bindparam("outcome"), error=bindparam("error"),
-                           locked_until=None)
-_DONE_READ = _DONE_PLAIN.values(chat_id=bindparam("chat_id"), sender_id=bindparam("sender_id"),
-                                text=bindparam("text"))
-
-
-_MARKED = _DONE_READ.returning(InboundEvent.id)
+# Only the claim that holds the event may finish it: same status, same attempt number. The
+# message's chat, sender and text are kept with the outcome (NULL for an event never read).
+_MARK = (update(InboundEvent)
+         .where(InboundEvent.id == bindparam("event_id"),
+                InboundEvent.status == EventStatus.PROCESSING,
+                InboundEvent.attempts == bindparam("claim_attempts"))
+         .values(status=bindparam("status"), processed_at=bindparam("processed_at"),
+                 outcome=bindparam("outcome"), error=bindparam("error"), locked_until=None,
+                 chat_id=bindparam("chat_id"), sender_id=bindparam("sender_id"),
+                 text=bindparam("text"))
+         .returning(InboundEvent.id))
 
 
 def _done_params(claim: Claim, inbound: Inbound | None, outcome: str,
                  status: str = EventStatus.DONE, error: str = "") -> dict[str, Any]:
-    params: dict[str, Any] = {"event_id": claim.id, "claim_attempts": claim.attempts,
-                              "status": status, "processed_at": utcnow(),
-                              "outcome": outcome[:200], "error": error[:1000]}
-    if inbound is not None:
-        params.update(chat_id=inbound.chat_id, sender_id=inbound.sender_id,
-                      text=(inbound.text or "")[:4000] or None)
-    return params
+    """The mark's parameters, but for ``processed_at``: the moment it is written."""
+    return {"event_id": claim.id, "claim_attempts": claim.attempts, "status": status,
+            "outcome": outcome[:200], "error": error[:1000],
+            "chat_id": inbound.chat_id if inbound else None,
+            "sender_id": inbound.sender_id if inbound else None,
+            "text": ((inbound.text or "")[:4000] or None) if inbound else None}
 
 
 @dataclass
 class _Marks:
-    """A turn's "done" mark and its first answer to hand over, written for all the turns of a
-    shared transaction at once (``_mark_turns``), which says what became of them."""
+    """An event's "done" mark, and for a turn its first answer to hand over, written for all
+    the events of a shared transaction at once (``_mark_all``), which says what became of
+    them."""
 
     claim: Claim
     params: dict[str, Any]
-    first: Claimed | None
-    sender: Sender | None
+    first: Claimed | None = None
+    sender: Sender | None = None  # the sender ``first`` goes to
     done: bool = False  # the mark was made: the claim was still ours
     job_id: int | None = None  # the first answer, queued claimed
 
 
-async def _mark_turns(session: AsyncSession, batch: list[_Marks]) -> None:
+async def _mark_all(session: AsyncSession, batch: list[_Marks]) -> None:
     # Three statements for the whole batch (the marks, and the answers' check and insert)
-    # instead of three for each turn, each a round trip on PostgreSQL.
+    # instead of three for each event, each a round trip on PostgreSQL.
     conn = await session.connection()
     now = utcnow()
-    marked = set((await fast.run(conn, _MARKED, [{**m.params, "processed_at": now}
-                                                 for m in batch])).scalars())
+    marked = set((await fast.run(conn, _MARK, [{**m.params, "processed_at": now}
+                                               for m in batch])).scalars())
     for marks in batch:
         marks.done, marks.job_id = marks.claim.id in marked, None
-    offered = [m for m in batch if m.done and m.first is not None and m.sender is not None]
-    lease_until = offered[0].sender.lease_until(conn) if offered and offered[0].sender else None
+    offered = [m for m in batch if m.done and m.first is not None]
+    sender = offered[0].sender if offered else None
+    lease_until = sender.lease_until(conn) if sender is not None else None
     if lease_until is None:
         return
     ids = await enqueue_claimed(conn, [m.first for m in offered if m.first], lease_until)
@@ -312,12 +311,12 @@ async def _mark_turns(session: AsyncSession, batch: list[_Marks]) -> None:
 
 async def _mark_done(
     session: AsyncSession, claim: Claim, inbound: Inbound | None, outcome: str,
-    status: str = EventStatus.DONE, error: str = "",
 ) -> None:
-    params = _done_params(claim, inbound, outcome, status, error)
+    """The mark of an event whose bookkeeping writes in a session of its own."""
     conn = await session.connection()
-    result = await fast.run(conn, _DONE_READ if inbound is not None else _DONE_PLAIN, params)
-    if getattr(result, "rowcount", 0) != 1:
+    result = await fast.run(conn, _MARK, {**_done_params(claim, inbound, outcome),
+                                          "processed_at": utcnow()})
+    if result.rowcount != 1:
         raise LostClaim(claim.id)
 
 
@@ -325,10 +324,13 @@ async def _finish(
     ctx: Context, claim: Claim, *, inbound: Inbound | None = None, outcome: str,
     status: str = EventStatus.DONE, error: str = "",
 ) -> None:
-    async def write(session: AsyncSession) -> None:
-        await _mark_done(session, claim, inbound, outcome, status, error)
+    marks = _Marks(claim, _done_params(claim, inbound, outcome, status, error))
 
-    await turn_context.writes(ctx).run(write, claim.workspace_id)
+    async def write(session: AsyncSession) -> None:
+        if not marks.done:
+            raise LostClaim(claim.id)
+
+    await turn_context.writes(ctx).run(write, claim.workspace_id, ahead=(_mark_all, marks))
 
 
 async def release_failed(ctx: Context, claim: Claim, error: str) -> None:

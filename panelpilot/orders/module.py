@@ -32,7 +32,6 @@ from panelpilot.orders.workflow import (
     Request,
     commit,
     evaluate,
-    log_command,
     note_command,
     summary,
 )
@@ -138,16 +137,12 @@ class Customer:
         username = extra.pop("username", self.username)
 
         async def write(session: AsyncSession) -> None:
-            fields = dict(source="chat", kind=kind, text=turn.text, outcome=outcome,
-                          reply=reply, channel_id=turn.channel.id, chat_id=turn.chat.chat_id,
-                          username=username, corrected_from=parsed.corrected_from,
-                          suggestion=parsed.suggestion, started=started,
-                          event_id=turn.event_id, **extra)
-            if fields.get("calls"):
-                await log_command(session, turn.workspace_id, **fields)
-            else:
-                fields.pop("calls", None)
-                await note_command(session, turn.workspace_id, **fields)
+            await note_command(
+                session, turn.workspace_id, source="chat", kind=kind, text=turn.text,
+                outcome=outcome, reply=reply, channel_id=turn.channel.id,
+                chat_id=turn.chat.chat_id, username=username,
+                corrected_from=parsed.corrected_from, suggestion=parsed.suggestion,
+                started=started, event_id=turn.event_id, **extra)
 
         turn.write(write)
 
@@ -346,11 +341,11 @@ class UnrecognizedModule:
         username = turn.chat_context.get(LINKED_USERNAME)
 
         async def write(session: AsyncSession) -> None:
-            await log_command(session, workspace_id, source="chat", kind="unrecognized",
-                              text=text, outcome="unrecognized", reply=reply,
-                              channel_id=channel_id, chat_id=chat_id, username=username,
-                              error_type=error_type, suggestion=parsed.suggestion,
-                              started=started, event_id=event_id, action=parsed.action)
+            await note_command(session, workspace_id, source="chat", kind="unrecognized",
+                               text=text, outcome="unrecognized", reply=reply,
+                               channel_id=channel_id, chat_id=chat_id, username=username,
+                               error_type=error_type, suggestion=parsed.suggestion,
+                               started=started, event_id=event_id, action=parsed.action)
 
         turn.write(write)
         turn.done("silent" if rules.strict else "not understood")

@@ -32,7 +32,7 @@ from panelpilot.orders.workflow import (
     Request,
     evaluate,
     load_setup,
-    log_command,
+    note_command,
     service_rule_for,
     summary,
 )
@@ -105,11 +105,11 @@ def _answer(turn: Turn, parsed: ParseResult, started: float, kind: str, outcome:
     channel_id, chat_id, event_id = turn.channel.id, turn.chat.chat_id, turn.event_id
 
     async def write(session: AsyncSession) -> None:
-        await log_command(session, workspace_id, source="support", kind=kind, text=message,
-                          outcome=outcome, reply=text, channel_id=channel_id, chat_id=chat_id,
-                          action=parsed.action, corrected_from=parsed.corrected_from,
-                          suggestion=parsed.suggestion, started=started, event_id=event_id,
-                          **extra)
+        await note_command(session, workspace_id, source="support", kind=kind, text=message,
+                           outcome=outcome, reply=text, channel_id=channel_id, chat_id=chat_id,
+                           action=parsed.action, corrected_from=parsed.corrected_from,
+                           suggestion=parsed.suggestion, started=started, event_id=event_id,
+                           **extra)
 
     turn.write(write)
     turn.done(f"orders (support): {outcome}")

@@ -503,10 +503,14 @@ async def log_command(session: AsyncSession, workspace_id: int, *,
     return row_id
 
 
-async def note_command(session: AsyncSession, workspace_id: int, **fields: Any) -> None:
-    """``log_command`` for a command that made no panel calls, by a caller that needs no id:
-    the row is written with the transaction's other late writes (``fast.later``), one round
-    trip for all the turns sharing it."""
+async def note_command(session: AsyncSession, workspace_id: int, *,
+                       calls: list[CallRecord] | None = None, **fields: Any) -> None:
+    """``log_command`` for a caller that needs no id: a command that made no panel calls is
+    written with the transaction's other late writes (``fast.later``), one round trip for all
+    the turns sharing it (its calls' rows would need its id at once)."""
+    if calls:
+        await log_command(session, workspace_id, calls=calls, **fields)
+        return
     conn = await session.connection()
     await fast.later(conn, _NOTE_COMMAND, _command_row(workspace_id, **fields))
 

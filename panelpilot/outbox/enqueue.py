@@ -136,17 +136,18 @@ async def enqueue_claimed(conn: AsyncConnection, texts: Sequence[Claimed],
     this way, the first of its chat here: for each text its id, or None (then ``enqueue`` it;
     also None when its key was queued before). Three statements for any number of texts.
     """
-    fitting = [t for t in texts if measure_for(t.kind)(t.text) <= LIMITS.get(t.kind, 4096)]
+    fitting = {i: t for i, t in enumerate(texts)
+               if measure_for(t.kind)(t.text) <= LIMITS.get(t.kind, 4096)}
     if not fitting:
         return [None for _ in texts]
     busy = set(await fast.run(conn, _PENDING_IN_CHATS, {
-        "channel_ids": sorted({t.channel_id for t in fitting}),
-        "chat_ids": sorted({t.chat_id for t in fitting})}))
-    taken: list[Claimed] = []
-    for text in fitting:
+        "channel_ids": sorted({t.channel_id for t in fitting.values()}),
+        "chat_ids": sorted({t.chat_id for t in fitting.values()})}))
+    taken: dict[int, Claimed] = {}  # by place in ``texts``
+    for i, text in fitting.items():
         if (text.channel_id, text.chat_id) not in busy:
             busy.add((text.channel_id, text.chat_id))
-            taken.append(text)
+            taken[i] = text
     if not taken:
         return [None for _ in texts]
     now = utcnow()
@@ -159,10 +160,10 @@ async def enqueue_claimed(conn: AsyncConnection, texts: Sequence[Claimed],
         "attempts": 1, "max_attempts": t.max_attempts, "next_attempt_at": now,
         "locked_until": lease_until, "last_error": "", "error_reason": "",
         "migrated_resend": False, "source_event_id": t.source_event_id, "created_at": now,
-    } for t in taken])
+    } for t in taken.values()])
     ids = {(channel_id, key): pk for channel_id, key, pk in made}
-    chosen = {id(t) for t in taken}
-    return [ids.get((t.channel_id, t.key[:200])) if id(t) in chosen else None for t in texts]
+    return [ids.get((t.channel_id, t.key[:200])) if i in taken else None
+            for i, t in enumerate(texts)]
 
 
 def wake_senders(ctx: Context) -> None:
